@@ -1,0 +1,52 @@
+# The escrow suite. `make run` starts everything on embedded defaults; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.synced
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test lint format typecheck schemas demo clean
+
+install: $(STAMP)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==0.13.9"
+
+$(STAMP): $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	touch $(STAMP)
+
+uv.lock: pyproject.toml shared/pyproject.toml services/*/pyproject.toml | $(UV)
+	$(UV) lock --python $(PYTHON)
+
+## Start the whole suite: embedded PostgreSQL and Tansu, migrations, topics, four services.
+run: install
+	$(PY) -m shared.devstack run
+
+## Every test: unit, integration over the real broker and database, end to end.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/shared
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy shared/shared
+
+## JSON Schema of every message of the wire contract.
+schemas: install
+	$(PY) -m shared.contract.schemas schemas
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var

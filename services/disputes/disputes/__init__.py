@@ -1,0 +1,1 @@
+"""Disputes service: arbitration (داوری) of escrows between an employer and a contractor."""

@@ -1,0 +1,1 @@
+"""The disputes service's adapters: its database tables and the outside world."""

@@ -1,0 +1,1 @@
+"""The escrow service: contracts, secure payments (escrows) and the ledger of what they hold."""

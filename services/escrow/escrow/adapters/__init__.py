@@ -1,0 +1,1 @@
+"""The escrow service's adapters: its database tables and the outside world."""

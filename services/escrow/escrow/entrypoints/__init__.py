@@ -1,0 +1,1 @@
+"""How messages and requests reach the escrow service: thin, they parse and call handlers."""

@@ -1,0 +1,1 @@
+"""The notifications service: telling the right people the right thing, once, on the channels they chose."""

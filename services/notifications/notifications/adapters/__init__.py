@@ -1,0 +1,1 @@
+"""The notifications service's adapters: its database tables and the outside world."""

@@ -1,0 +1,5 @@
+"""The notifications service's own tables (the outbox and inbox come from `shared`)."""
+
+from shared.db import new_metadata
+
+metadata = new_metadata()

@@ -1,0 +1,144 @@
+"""A client of the suite over Kafka only: sign and send commands, watch topics, await results.
+
+`escrowctl`, the demo and the end-to-end tests all talk to the suite through this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.auth import sign_actor_token
+from shared.contract.base import Command
+from shared.contract.envelope import CONTENT_TYPE, CloudEvent, EnvelopeError, decode, new_event
+from shared.contract.registry import COMMAND_RESULTS, off_wire, on_wire
+from shared.contract.results import CommandResult
+
+
+class Watcher:
+    """Reads topics from their beginning in the background (no consumer group, no rebalance)."""
+
+    def __init__(self, bootstrap_servers: str, topics: Iterable[str], *, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._changed = asyncio.Condition()
+        self._consumer = AIOKafkaConsumer(
+            *(on_wire(t, prefix) for t in topics),
+            bootstrap_servers=bootstrap_servers.split(","),
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+            metadata_max_age_ms=1000,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        async for record in self._consumer:
+            async with self._changed:
+                self.records.append(record)
+                self._changed.notify_all()
+
+    def events(self, topic: str) -> list[CloudEvent]:
+        """The decodable CloudEvents seen so far on `topic` (logical name)."""
+        found = []
+        for record in self.records:
+            if off_wire(record.topic, self.prefix) != topic:
+                continue
+            try:
+                found.append(decode(record.value))
+            except EnvelopeError:
+                continue
+        return found
+
+    def on(self, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+        return [r for r in self.records if off_wire(r.topic, self.prefix) == topic]
+
+    async def wait_for(self, found: Callable[[], Any], timeout: float = 20.0) -> Any:
+        """Wait until `found()` returns something truthy, and return it."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                while not (result := found()):
+                    await self._changed.wait()
+                return result
+
+    async def result_of(self, command_id: str, timeout: float = 20.0) -> CommandResult:
+        def match() -> CommandResult | None:
+            for event in self.events(COMMAND_RESULTS):
+                if event.data.get("command_id") == command_id:
+                    return CommandResult.model_validate(event.data)
+            return None
+
+        result: CommandResult = await self.wait_for(match, timeout)
+        return result
+
+
+class SuiteClient:
+    """Sends commands signed with the development (or any) private key, and awaits results."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        prefix: str = "",
+        private_key_pem: str | None = None,
+        source: str = "escrowctl",
+        watch: Iterable[str] = (),
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.prefix = prefix
+        self.private_key_pem = private_key_pem
+        self.source = source
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers.split(","), acks="all")
+        self.watcher = Watcher(bootstrap_servers, {COMMAND_RESULTS, *watch}, prefix=prefix)
+
+    async def __aenter__(self) -> SuiteClient:
+        await self.producer.start()
+        await self.watcher.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.watcher.stop()
+        await self.producer.stop()
+
+    def envelope(
+        self, command: Command, *, command_id: str | None = None, token: str | None = None
+    ) -> CloudEvent:
+        if token is None and self.private_key_pem:
+            token = sign_actor_token(self.private_key_pem, command.actor, ttl=timedelta(minutes=5))
+        return new_event(command, source=self.source, actortoken=token, event_id=command_id)
+
+    async def send(
+        self, command: Command, *, command_id: str | None = None, token: str | None = None
+    ) -> CloudEvent:
+        event = self.envelope(command, command_id=command_id, token=token)
+        await self.publish(command.TOPIC, event.encode(), key=command.kafka_key())
+        return event
+
+    async def publish(self, topic: str, value: bytes, *, key: str | None = None) -> None:
+        await self.producer.send_and_wait(
+            on_wire(topic, self.prefix),
+            value,
+            key=(key or str(uuid.uuid4())).encode(),
+            headers=[("content-type", CONTENT_TYPE.encode())],
+        )
+
+    async def execute(self, command: Command, *, timeout: float = 20.0, **kw: Any) -> CommandResult:
+        """Send a command and wait for its `CommandResult`."""
+        event = await self.send(command, **kw)
+        return await self.watcher.result_of(event.id, timeout)

@@ -1,0 +1,220 @@
+"""The whole suite on one machine: PostgreSQL, Tansu, topics, migrations, four service processes.
+
+Endpoints given in the environment (`KAFKA_BOOTSTRAP_SERVERS`, `<SERVICE>_DATABASE_URL`) are used
+instead of the embedded servers, so the same launcher can drive real infrastructure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import httpx
+
+from shared.auth import ensure_dev_keypair
+from shared.contract.registry import all_topics
+from shared.devstack.postgres import EmbeddedPostgres
+from shared.devstack.processes import spawn, stop, wait_for
+from shared.devstack.tansu import Tansu
+from shared.messaging.kafka import ensure_topics
+
+SERVICES = {"escrow": 8001, "payments": 8002, "disputes": 8003, "notifications": 8004}
+
+
+@dataclass
+class StackConfig:
+    var_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    postgres_port: int = 54329
+    kafka_port: int = 19092
+    http_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    kafka_bootstrap_servers: str | None = None
+    database_urls: dict[str, str] = field(default_factory=dict)
+    topic_prefix: str = ""
+    service_env: dict[str, str] = field(default_factory=dict)
+    fast_postgres: bool = False
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        env = os.environ
+        return cls(
+            var_dir=Path(env.get("ESCROW_VAR_DIR", "var")),
+            postgres_port=int(env.get("EMBEDDED_POSTGRES_PORT", "54329")),
+            kafka_port=int(env.get("EMBEDDED_KAFKA_PORT", "19092")),
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS"),
+            database_urls={
+                name: env[f"{name.upper()}_DATABASE_URL"]
+                for name in SERVICES
+                if f"{name.upper()}_DATABASE_URL" in env
+            },
+            topic_prefix=env.get("TOPIC_PREFIX", ""),
+        )
+
+
+class SuiteStack:
+    def __init__(self, config: StackConfig, *, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.say = say
+        self.postgres: EmbeddedPostgres | None = None
+        self.tansu: Tansu | None = None
+        self.services: dict[str, subprocess.Popen[bytes]] = {}
+        self.database_urls: dict[str, str] = {}
+        self.bootstrap_servers = ""
+        self.keys_dir = config.var_dir / "keys"
+        self.logs_dir = config.var_dir / "logs"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        private_key, public_key = ensure_dev_keypair(self.keys_dir)
+        self._start_databases()
+        self._start_broker()
+        asyncio.run(
+            ensure_topics(self.bootstrap_servers, all_topics(), prefix=self.config.topic_prefix)
+        )
+        self.say(f"topics     {len(all_topics())} topics and their .dlq twins")
+        self._migrate()
+        for name in SERVICES:
+            self._start_service(name, public_key)
+        for name in SERVICES:
+            wait_for(partial(self._ready, name), 60, f"{name} to be ready", interval=0.25)
+        self._write_description(private_key, public_key)
+        self.say(f"ready      in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        for name, process in self.services.items():
+            stop(process, timeout=30)
+            self.say(f"stopped    {name}")
+        self.services.clear()
+        if self.tansu:
+            self.tansu.stop()
+            self.say("stopped    tansu")
+        if self.postgres:
+            self.postgres.stop()
+            self.say("stopped    postgresql")
+
+    def crashed(self) -> list[str]:
+        return [n for n, p in self.services.items() if p.poll() is not None]
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _start_databases(self) -> None:
+        self.database_urls = dict(self.config.database_urls)
+        missing = [name for name in SERVICES if name not in self.database_urls]
+        if not missing:
+            return
+        self.postgres = EmbeddedPostgres(
+            self.config.var_dir / "postgres",
+            port=self.config.postgres_port,
+            host=self.config.host,
+            fast=self.config.fast_postgres,
+        )
+        self.postgres.start()
+        for name in missing:
+            self.database_urls[name] = self.postgres.create_database(name)
+        self.say(
+            f"postgresql {self.postgres.url('<service>')}  (embedded, in {self.postgres.data_dir})"
+        )
+
+    def _start_broker(self) -> None:
+        if self.config.kafka_bootstrap_servers:
+            self.bootstrap_servers = self.config.kafka_bootstrap_servers
+            self.say(f"kafka      {self.bootstrap_servers}")
+            return
+        self.tansu = Tansu(
+            port=self.config.kafka_port, host=self.config.host, log=self.logs_dir / "tansu.log"
+        )
+        self.tansu.start()
+        self.bootstrap_servers = self.tansu.bootstrap_servers
+        self.say(f"kafka      {self.bootstrap_servers}  (embedded Tansu, memory only)")
+
+    def _env(self, name: str, public_key: Path | None = None) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "SERVICE_NAME": name,
+            "DATABASE_URL": self.database_urls[name],
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "TOPIC_PREFIX": self.config.topic_prefix,
+            "HTTP_HOST": self.config.host,
+            "HTTP_PORT": str(self.config.http_ports[name]),
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            **self.config.service_env,
+        }
+        if public_key is not None:
+            env["ACTOR_TOKEN_PUBLIC_KEY_FILE"] = str(public_key.resolve())
+        return env
+
+    def _migrate(self) -> None:
+        migrations = {
+            name: subprocess.Popen(
+                [sys.executable, "-m", name, "migrate"],
+                env=self._env(name),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for name in SERVICES
+        }
+        for name, process in migrations.items():
+            output, _ = process.communicate(timeout=120)
+            if process.returncode != 0:
+                raise RuntimeError(f"migrating {name} failed:\n{output}")
+        self.say(f"migrated   {', '.join(migrations)}")
+
+    def _start_service(self, name: str, public_key: Path) -> None:
+        self.services[name] = spawn(
+            [sys.executable, "-m", name],
+            env=self._env(name, public_key),
+            log=self.logs_dir / f"{name}.log",
+        )
+
+    def url(self, name: str) -> str:
+        return f"http://{self.config.host}:{self.config.http_ports[name]}"
+
+    def _ready(self, name: str) -> bool:
+        if self.services[name].poll() is not None:
+            raise RuntimeError(f"{name} exited; see {self.logs_dir / (name + '.log')}")
+        try:
+            return httpx.get(self.url(name) + "/health/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "kafka_bootstrap_servers": self.bootstrap_servers,
+            "topic_prefix": self.config.topic_prefix,
+            "services": {name: self.url(name) for name in SERVICES},
+            "pids": {
+                **{name: p.pid for name, p in self.services.items()},
+                **(
+                    {"postgresql": self.postgres.process.pid}
+                    if self.postgres and self.postgres.process
+                    else {}
+                ),
+                **({"tansu": self.tansu.process.pid} if self.tansu and self.tansu.process else {}),
+            },
+        }
+
+    def _write_description(self, private_key: Path, public_key: Path) -> None:
+        description = {
+            **self.describe(),
+            "actor_token_private_key_file": str(private_key.resolve()),
+            "actor_token_public_key_file": str(public_key.resolve()),
+        }
+        (self.config.var_dir / "suite.json").write_text(json.dumps(description, indent=2) + "\n")
+        for name in SERVICES:
+            self.say(
+                f"{name:<13}{self.url(name)}  metrics {self.url(name)}/metrics  "
+                f"log {self.logs_dir / (name + '.log')}"
+            )

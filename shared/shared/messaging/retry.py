@@ -1,0 +1,89 @@
+"""Which failures are transient, and the bounded backoff that retries them.
+
+Transient (database or broker unavailable, serialization conflicts) are retried for as long as it
+takes, with exponential backoff capped at `max_delay`: the message is not committed meanwhile.
+Anything else is retried a few times, then reported as permanent so it can be dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+T = TypeVar("T")
+
+# connection exceptions (class 08), serialization failure, deadlock, admin shutdown, cannot connect
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "53300"}
+_TRANSIENT_TYPES = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    KafkaError,
+    OperationalError,
+    InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+)
+
+
+class PermanentFailure(Exception):
+    """A handler kept failing for a reason that waiting will not fix."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _TRANSIENT_TYPES):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        state = getattr(seen, "sqlstate", None) or getattr(
+            getattr(seen, "orig", None), "sqlstate", None
+        )
+        if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state.startswith("08")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_delay: float = 0.1
+    max_delay: float = 5.0
+    failure_attempts: int = 3
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BaseException, bool], None],
+    stopping: asyncio.Event | None = None,
+) -> T:
+    """Run `attempt` until it succeeds; raise `PermanentFailure` after enough non-transient errors.
+
+    When `stopping` is set during a transient outage, the last error is raised instead of
+    waiting on: the message stays uncommitted and is redelivered after the restart.
+    """
+    delay = policy.initial_delay
+    failures = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            transient = is_transient(exc)
+            if not transient:
+                failures += 1
+                if failures >= policy.failure_attempts:
+                    raise PermanentFailure(f"{type(exc).__name__}: {exc}") from exc
+            if stopping is not None and stopping.is_set():
+                raise
+            on_retry(exc, transient)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, policy.max_delay)

@@ -1,0 +1,55 @@
+"""The outbox and inbox tables each service's database carries beside its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.db import new_metadata
+
+metadata = new_metadata()
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # The id orders messages per key; the relay never uses it as a cursor, so a row committed
+    # after a higher id (out of order) is still found by `published_at IS NULL`.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("message_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("message_id", sa.String(128), primary_key=True),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    # sha256 of the type and data: a command id reused with another body is a conflict
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("result", JSONB, nullable=True),
+    sa.Column(
+        "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+)
+
+
+def create_messaging_tables(op: Any) -> None:
+    """For a service's first migration: `create_messaging_tables(op)`."""
+    bind = op.get_bind()
+    metadata.create_all(bind, tables=[outbox, inbox])
+
+
+def drop_messaging_tables(op: Any) -> None:
+    bind = op.get_bind()
+    metadata.drop_all(bind, tables=[inbox, outbox])

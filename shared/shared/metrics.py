@@ -1,0 +1,47 @@
+"""Runtime metrics every service exposes on `/metrics`, beside FastStream's own Kafka metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PREFIX = "escrow_suite"
+
+OUTBOX_BACKLOG = Gauge(
+    f"{PREFIX}_outbox_backlog", "Outbox messages committed but not yet published", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    f"{PREFIX}_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox message",
+    ["service"],
+)
+OUTBOX_PUBLISHED = Counter(
+    f"{PREFIX}_outbox_published_total", "Outbox messages published", ["service", "topic"]
+)
+OUTBOX_PUBLISH_ERRORS = Counter(
+    f"{PREFIX}_outbox_publish_errors_total", "Failed outbox publish batches", ["service"]
+)
+INBOX_DUPLICATES = Counter(
+    f"{PREFIX}_inbox_duplicates_total",
+    "Redelivered messages the inbox absorbed without a second effect",
+    ["service", "topic"],
+)
+DEAD_LETTERED = Counter(
+    f"{PREFIX}_dead_lettered_total",
+    "Messages sent to a dead-letter topic",
+    ["service", "topic", "reason"],
+)
+COMMAND_RESULTS = Counter(
+    f"{PREFIX}_command_results_total",
+    "Command results by command type, status and reason code",
+    ["service", "command_type", "status", "reason_code"],
+)
+HANDLER_RETRIES = Counter(
+    f"{PREFIX}_handler_retries_total",
+    "Handling attempts retried after a failure",
+    ["service", "topic", "error"],
+)
+HANDLING_SECONDS = Histogram(
+    f"{PREFIX}_handling_seconds",
+    "Time to handle one consumed message, retries included",
+    ["service", "topic"],
+)

@@ -1,0 +1,220 @@
+"""Assembles one service: broker, database, runtime, outbox relay, `/metrics`, health, lifecycle.
+
+Startup: subscribe to the topics the service's handlers registered, start the broker, start the
+relay and background loops. SIGTERM: stop fetching, let in-flight handling finish, stop the loops,
+flush the outbox, then close the broker and the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import ASGIApp, Scope
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import LogicSubscriber
+from prometheus_client import REGISTRY, make_asgi_app
+
+from shared.auth import ActorTokenVerifier
+from shared.clock import Clock, SystemClock
+from shared.contract.registry import off_wire, on_wire
+from shared.db import Database, migrate
+from shared.messaging.deadletter import Record
+from shared.messaging.kafka import make_broker
+from shared.messaging.outbox import OutboxRelay, Send
+from shared.messaging.retry import RetryPolicy
+from shared.messaging.runtime import Runtime
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Service:
+    """One running service; its handlers register on `runtime`, its loops on `loops`."""
+
+    settings: ServiceSettings
+    package: str
+    db: Database
+    broker: KafkaBroker
+    runtime: Runtime
+    relay: OutboxRelay
+    clock: Clock
+    routes: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    loops: list[BackgroundLoop] = field(default_factory=list)
+    _subscriber: Any = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def app(self) -> AsgiFastStream:
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[
+                ("/metrics", make_asgi_app(REGISTRY)),
+                ("/health/live", _live()),
+                ("/health/ready", _ready(self)),
+                *self.routes,
+            ],
+            on_startup=[self.subscribe],
+            after_startup=[self.start_loops],
+            on_shutdown=[self.drain],
+            after_shutdown=[self.db.dispose],
+        )
+
+    def subscribe(self) -> None:
+        """Register one consumer for every topic the handlers need (one group per service)."""
+        if self._subscriber is not None or not self.runtime.topics:
+            return
+        s = self.settings
+        subscriber = self.broker.subscriber(
+            *(on_wire(t, s.topic_prefix) for t in self.runtime.topics),
+            group_id=s.group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+            max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+            decoder=_undecoded,
+        )
+        runtime, prefix = self.runtime, s.topic_prefix
+
+        @subscriber
+        async def consume(body: bytes, message: KafkaMessage) -> None:
+            raw = message.raw_message
+            assert not isinstance(raw, tuple)
+            await runtime.receive(
+                Record(off_wire(raw.topic, prefix), raw.partition, raw.offset, raw.key, raw.value)
+            )
+
+        self._subscriber = subscriber
+
+    async def start_loops(self) -> None:
+        self.relay.start()
+        for loop in self.loops:
+            self._tasks.append(asyncio.create_task(loop(self.runtime.stopping)))
+
+    async def drain(self) -> None:
+        self.runtime.stopping.set()
+        if isinstance(self._subscriber, LogicSubscriber):
+            await self._subscriber.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.relay.stop()
+
+
+async def _undecoded(message: Any) -> bytes:
+    """Hand the raw bytes to the runtime, which owns parsing and dead-lettering."""
+    body: bytes = message.body
+    return body
+
+
+def _live() -> Any:
+    @get(include_in_schema=False)
+    async def live(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(b'{"status":"live"}', 200, headers={"content-type": "application/json"})
+
+    return live
+
+
+def _ready(service: Service) -> Any:
+    @get(include_in_schema=False)
+    async def ready(scope: Scope) -> AsgiResponse:
+        checks = {
+            "database": await service.db.ping(),
+            "broker": bool(await service.broker.ping(timeout=2.0)),
+        }
+        body = json.dumps({"ready": all(checks.values()), "checks": checks}).encode()
+        status = 200 if all(checks.values()) else 503
+        return AsgiResponse(body, status, headers={"content-type": "application/json"})
+
+    return ready
+
+
+def broker_sender(broker: KafkaBroker) -> Send:
+    async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> object:
+        return await broker.publish(value, topic, key=key, headers=headers)
+
+    return send
+
+
+def build_service(
+    settings: ServiceSettings,
+    *,
+    package: str,
+    context: str,
+    refusals: tuple[type[Exception], ...] = (),
+    clock: Clock | None = None,
+) -> Service:
+    """Wire a service from its settings; the caller then registers handlers, routes and loops."""
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    broker = make_broker(
+        settings,
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)],
+    )
+    send = broker_sender(broker)
+    relay = OutboxRelay(
+        db,
+        send,
+        service=settings.service_name,
+        topic_prefix=settings.topic_prefix,
+        batch_size=settings.outbox_batch_size,
+        poll_interval=settings.outbox_poll_interval_ms / 1000,
+        retention=timedelta(hours=settings.outbox_retention_hours),
+    )
+    clock = clock or SystemClock()
+    runtime = Runtime(
+        service=settings.service_name,
+        context=context,
+        db=db,
+        send=send,
+        clock=clock,
+        verifier=ActorTokenVerifier(
+            settings.actor_token_keys(),
+            audience=settings.actor_token_audience,
+            issuer=settings.actor_token_issuer,
+            leeway_s=settings.actor_token_leeway_s,
+        ),
+        refusals=refusals,
+        retry=RetryPolicy(
+            initial_delay=settings.retry_initial_delay_ms / 1000,
+            max_delay=settings.retry_max_delay_ms / 1000,
+            failure_attempts=settings.handler_failure_attempts,
+        ),
+        topic_prefix=settings.topic_prefix,
+        on_commit=relay.nudge,
+    )
+    return Service(settings, package, db, broker, runtime, relay, clock)
+
+
+def main(build: Callable[[], Service], argv: Sequence[str] | None = None) -> None:
+    """`python -m <service> [serve|migrate]`."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    service = build()
+    if args.command == "migrate":
+        migrate(service.package, service.settings.database_url)
+        return
+    uvicorn.run(
+        service.app(),
+        host=service.settings.http_host,
+        port=service.settings.http_port,
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=int(service.settings.graceful_timeout_s),
+    )

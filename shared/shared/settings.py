@@ -1,0 +1,92 @@
+"""Per-service settings (pydantic-settings), read from the environment.
+
+Development defaults point at the embedded stack of `make run`; production refuses unsafe values
+(no actor-token key, plaintext Kafka, the development key pair).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_KEY_MARKER = "escrow-suite development key"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads; each service subclasses it with its own name and extras."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/postgres"
+    database_pool_size: int = 5
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    #: Tansu refuses idempotent producers and transactions; turn this on for Apache Kafka.
+    kafka_enable_idempotence: bool = False
+    kafka_group_id: str | None = None
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_fetch_max_wait_ms: int = 200
+    kafka_max_poll_interval_ms: int = 300_000
+    topic_prefix: str = ""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    actor_token_public_key: SecretStr | None = None
+    actor_token_public_key_file: Path | None = None
+    actor_token_audience: str | None = None
+    actor_token_issuer: str | None = None
+    actor_token_leeway_s: int = 30
+
+    outbox_poll_interval_ms: int = 250
+    outbox_batch_size: int = 100
+    outbox_retention_hours: int = 168
+    retry_initial_delay_ms: int = 100
+    retry_max_delay_ms: int = 5_000
+    #: attempts for a handler error that is not a known transient one, before it is dead-lettered
+    handler_failure_attempts: int = 3
+    graceful_timeout_s: float = 20.0
+
+    @property
+    def group_id(self) -> str:
+        return self.kafka_group_id or self.service_name
+
+    def actor_token_keys(self) -> list[str]:
+        """PEM public keys that may sign actor tokens (the inline key, then the file)."""
+        keys = []
+        if self.actor_token_public_key:
+            keys.append(self.actor_token_public_key.get_secret_value())
+        if self.actor_token_public_key_file:
+            keys.append(self.actor_token_public_key_file.read_text())
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> ServiceSettings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if not (self.actor_token_public_key or self.actor_token_public_key_file):
+            problems.append("ACTOR_TOKEN_PUBLIC_KEY(_FILE) is required")
+        elif any(DEV_KEY_MARKER in key for key in self.actor_token_keys()):
+            problems.append("the development actor-token key must not be used")
+        if self.kafka_security_protocol == "PLAINTEXT":
+            problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
+        if "127.0.0.1" in self.database_url or "localhost" in self.database_url:
+            problems.append("DATABASE_URL points at the local development database")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self

@@ -1,0 +1,51 @@
+"""Run a service in-process against the test infrastructure, with test-friendly settings."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from shared.db import migrate
+from shared.service import Service
+from shared.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+#: a lone consumer that restarts must not wait the default ~18 s for its old session to expire
+FAST_KAFKA = {
+    "kafka_session_timeout_ms": 3000,
+    "kafka_heartbeat_interval_ms": 500,
+    "kafka_fetch_max_wait_ms": 50,
+    "outbox_poll_interval_ms": 50,
+    "retry_initial_delay_ms": 50,
+    "retry_max_delay_ms": 500,
+    "graceful_timeout_s": 10.0,
+}
+
+
+def settings_for_test(cls: type[S], **values: Any) -> S:
+    defaults: dict[str, Any] = {
+        "environment": "test",
+        "kafka_group_id": f"test-{uuid.uuid4().hex[:10]}",
+        **FAST_KAFKA,
+    }
+    return cls(**{**defaults, **values})
+
+
+async def migrated(package: str, url: str) -> str:
+    await asyncio.to_thread(migrate, package, url)
+    return url
+
+
+@asynccontextmanager
+async def running(service: Service) -> AsyncIterator[Service]:
+    """Start the service's FastStream app (consumer, relay, loops); stop it gracefully after."""
+    app = service.app()
+    await app.start()
+    try:
+        yield service
+    finally:
+        await app.stop()

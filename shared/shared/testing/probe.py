@@ -1,0 +1,89 @@
+"""A probe service for the runtime's tests: real runtime, real database, trivial handlers.
+
+It counts contact updates per user (an event) and opens rows for `OpenContract` (a command), so a
+test can see exactly how many times an effect happened.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shared.auth import ActorTokenVerifier
+from shared.contract.directory import UserContactUpdated
+from shared.contract.escrow import ContractOpened, OpenContract
+from shared.contract.results import ReasonCode
+from shared.db import Database, new_metadata
+from shared.messaging.runtime import HandlerContext
+from shared.messaging.tables import metadata as messaging
+from shared.service import Service, build_service
+from shared.settings import ServiceSettings
+from shared.testing.harness import settings_for_test
+
+probe_metadata = new_metadata()
+effects = sa.Table(
+    "effects",
+    probe_metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+)
+
+
+class ProbeRefusal(Exception):
+    reason_code = ReasonCode.EXCEEDS_AGREED_AMOUNT.value
+
+
+async def create_tables(url: str) -> None:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(messaging.create_all)
+        await conn.run_sync(probe_metadata.create_all)
+    await db.dispose()
+
+
+async def count_effects(db: Database, kind: str, subject: str | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(effects).where(effects.c.kind == kind)
+    if subject is not None:
+        query = query.where(effects.c.subject == subject)
+    async with db.transaction() as session:
+        return int(await session.scalar(query) or 0)
+
+
+def probe_service(
+    bootstrap: str, database_url: str, prefix: str, public_keys: list[str], **overrides: object
+) -> Service:
+    settings = settings_for_test(
+        ServiceSettings,
+        service_name="probe",
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        topic_prefix=prefix,
+        **overrides,
+    )
+    service = build_service(settings, package="shared", context="probe", refusals=(ProbeRefusal,))
+    # Both an EdDSA and an RS256 key are trusted, as a marketplace rotating keys would have.
+    service.runtime.verifier = ActorTokenVerifier(public_keys)
+
+    @service.runtime.on_event(UserContactUpdated)
+    async def contact_updated(event: UserContactUpdated, ctx: HandlerContext) -> None:
+        await ctx.session.execute(sa.insert(effects).values(kind="contact", subject=event.user_id))
+
+    @service.runtime.on_command(OpenContract)
+    async def open_contract(command: OpenContract, ctx: HandlerContext) -> str:
+        if command.agreed_amount == 13:
+            raise ProbeRefusal("thirteen is refused by the probe")
+        await ctx.session.execute(
+            sa.insert(effects).values(kind="contract", subject=command.contract_id)
+        )
+        ctx.emit(
+            ContractOpened(
+                contract_id=command.contract_id,
+                employer_id=command.actor.user_id,
+                contractor_id=command.contractor_id,
+                currency=command.currency,
+                agreed_amount=command.agreed_amount,
+            )
+        )
+        return command.contract_id
+
+    return service
