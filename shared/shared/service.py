@@ -19,12 +19,13 @@ from typing import Any
 import uvicorn
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
-from faststream.asgi.types import ASGIApp, Scope
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from prometheus_client import REGISTRY, make_asgi_app
+from starlette.routing import BaseRoute, Router
 
 from shared.auth import ActorTokenVerifier
 from shared.clock import Clock, SystemClock
@@ -32,7 +33,8 @@ from shared.contract.registry import off_wire, on_wire
 from shared.db import Database, migrate
 from shared.messaging.deadletter import Record
 from shared.messaging.kafka import make_broker
-from shared.messaging.outbox import OutboxRelay, Send
+from shared.messaging.outbox import OutboxRelay
+from shared.messaging.outbox import Send as Publish
 from shared.messaging.retry import RetryPolicy
 from shared.messaging.runtime import Runtime
 from shared.settings import ServiceSettings
@@ -53,19 +55,20 @@ class Service:
     runtime: Runtime
     relay: OutboxRelay
     clock: Clock
-    routes: list[tuple[str, ASGIApp]] = field(default_factory=list)
+    #: the service's HTTP read API and callbacks (Starlette routes, path parameters allowed)
+    http: list[BaseRoute] = field(default_factory=list)
     loops: list[BackgroundLoop] = field(default_factory=list)
     _subscriber: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def app(self) -> AsgiFastStream:
-        return AsgiFastStream(
+        return ServiceApp(
             self.broker,
+            fallback=Router(routes=self.http),
             asgi_routes=[
                 ("/metrics", make_asgi_app(REGISTRY)),
                 ("/health/live", _live()),
                 ("/health/ready", _ready(self)),
-                *self.routes,
             ],
             on_startup=[self.subscribe],
             after_startup=[self.start_loops],
@@ -116,6 +119,17 @@ class Service:
         await self.relay.stop()
 
 
+class ServiceApp(AsgiFastStream):
+    """FastStream's ASGI app, whose unmatched paths go to the service's Starlette routes."""
+
+    def __init__(self, *brokers: KafkaBroker, fallback: ASGIApp, **options: Any) -> None:
+        super().__init__(*brokers, **options)
+        self.fallback = fallback
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.fallback(scope, receive, send)
+
+
 async def _undecoded(message: Any) -> bytes:
     """Hand the raw bytes to the runtime, which owns parsing and dead-lettering."""
     body: bytes = message.body
@@ -144,7 +158,7 @@ def _ready(service: Service) -> Any:
     return ready
 
 
-def broker_sender(broker: KafkaBroker) -> Send:
+def broker_sender(broker: KafkaBroker) -> Publish:
     async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> object:
         return await broker.publish(value, topic, key=key, headers=headers)
 
