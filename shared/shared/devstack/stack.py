@@ -21,6 +21,7 @@ import httpx
 
 from shared.auth import ensure_dev_keypair
 from shared.contract.registry import all_topics
+from shared.db import migrate
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.devstack.processes import spawn, stop, wait_for
 from shared.devstack.tansu import Tansu
@@ -48,6 +49,10 @@ class StackConfig:
         return cls(
             var_dir=Path(env.get("ESCROW_VAR_DIR", "var")),
             postgres_port=int(env.get("EMBEDDED_POSTGRES_PORT", "54329")),
+            http_ports={
+                name: int(env.get(f"{name.upper()}_HTTP_PORT", port))
+                for name, port in SERVICES.items()
+            },
             kafka_port=int(env.get("EMBEDDED_KAFKA_PORT", "19092")),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS"),
             database_urls={
@@ -156,21 +161,11 @@ class SuiteStack:
         return env
 
     def _migrate(self) -> None:
-        migrations = {
-            name: subprocess.Popen(
-                [sys.executable, "-m", name, "migrate"],
-                env=self._env(name),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for name in SERVICES
-        }
-        for name, process in migrations.items():
-            output, _ = process.communicate(timeout=120)
-            if process.returncode != 0:
-                raise RuntimeError(f"migrating {name} failed:\n{output}")
-        self.say(f"migrated   {', '.join(migrations)}")
+        # In this process, one after the other: four interpreters importing Alembic and
+        # SQLAlchemy at once cost more than the migrations themselves.
+        for name in SERVICES:
+            migrate(name, self.database_urls[name])
+        self.say(f"migrated   {', '.join(SERVICES)}")
 
     def _start_service(self, name: str, public_key: Path) -> None:
         self.services[name] = spawn(

@@ -1,0 +1,1 @@
+"""`escrowctl`, the suite's command line: sends signed commands and reads the services' APIs."""

@@ -1,0 +1,125 @@
+"""`make run`'s launcher, as a user runs it: four healthy services, commands answered, Ctrl-C clean.
+
+Starts `python -m shared.devstack run` (what `make run` runs) on free ports in a throwaway var
+directory, talks to it only through Kafka and HTTP, then sends SIGINT and checks no process of the
+suite is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import psutil
+import pytest
+from shared.cli.config import CliConfig
+from shared.cli.main import send_raw
+from shared.devstack.processes import free_port, wait_for
+from shared.devstack.stack import SERVICES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    var = tmp_path_factory.mktemp("suite") / "var"
+    env = {
+        **os.environ,
+        "ESCROW_VAR_DIR": str(var),
+        "EMBEDDED_POSTGRES_PORT": str(free_port()),
+        "EMBEDDED_KAFKA_PORT": str(free_port()),
+        **{f"{name.upper()}_HTTP_PORT": str(free_port()) for name in SERVICES},
+    }
+    started = time.monotonic()
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "shared.devstack", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    assert launcher.stdout is not None
+    for line in launcher.stdout:
+        lines.append(line)
+        if "The suite is running" in line or launcher.poll() is not None:
+            break
+    print(f"make run: the suite was ready in {time.monotonic() - started:.1f}s", flush=True)
+    assert any("The suite is running" in line for line in lines), "".join(lines)
+    described = json.loads((var / "suite.json").read_text())
+    described["launcher"] = launcher
+    described["output"] = lines
+    described["var"] = var
+    yield described
+    if launcher.poll() is None:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(60)
+
+
+def test_four_services_are_healthy_and_expose_metrics(suite):
+    services = suite["services"]
+    assert set(services) == set(SERVICES)
+    for url in services.values():
+        ready = httpx.get(f"{url}/health/ready", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": True, "broker": True}
+        assert httpx.get(f"{url}/health/live", timeout=5).status_code == 200
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert "escrow_suite_outbox_backlog" in metrics
+
+
+@pytest.mark.parametrize(
+    "type_", ["escrow.CreateEscrow.v1", "payments.StartPayment.v1", "disputes.OpenDispute.v1"]
+)
+async def test_every_command_topic_answers_an_invalid_command(suite, type_, monkeypatch):
+    monkeypatch.setenv("ESCROW_VAR_DIR", str(suite["var"]))
+    config = CliConfig.load()
+    data = {"actor": {"user_id": "u-1", "role": "employer"}, "amount": 0, "unexpected": True}
+    result = await send_raw(config, type_, data, command_id=None, wait=30)
+    assert result is not None
+    assert result.status == "rejected"
+    assert result.reason_code in {"malformed", "invalid_amount"}
+    assert result.command_type == type_
+
+
+async def test_a_command_without_a_token_is_refused(suite, monkeypatch):
+    monkeypatch.setenv("ESCROW_VAR_DIR", str(suite["var"]))
+    monkeypatch.setenv("ACTOR_TOKEN_PRIVATE_KEY_FILE", "/nonexistent")
+    config = CliConfig.load()
+    data = {"actor": {"user_id": "u-1", "role": "employer"}, "escrow_id": "e-1"}
+    result = await send_raw(config, "escrow.ReleaseEscrow.v1", data, command_id=None, wait=30)
+    assert result is not None
+    assert (result.status, result.reason_code) == ("rejected", "invalid_token")
+
+
+def test_ctrl_c_stops_everything_and_leaves_no_process(suite):
+    launcher: subprocess.Popen[str] = suite["launcher"]
+    pids = dict(suite["pids"])
+    assert set(pids) == {*SERVICES, "postgresql", "tansu"}
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(90) == 0
+    wait_for(
+        lambda: not any(psutil.pid_exists(pid) and _alive(pid) for pid in pids.values()),
+        10,
+        "children to exit",
+    )
+    leftovers = [
+        p.info
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if str(suite["var"]) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
