@@ -9,7 +9,9 @@ STAMP := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format typecheck schemas demo clean
+.PHONY: install run test lint format typecheck schemas demo clean image k8s-validate
+IMAGE ?= escrow-suite
+IMAGE_TAG ?= 0.1.0
 
 install: $(STAMP)
 
@@ -47,6 +49,14 @@ typecheck: install
 ## JSON Schema of every message of the wire contract.
 schemas: install
 	$(PY) -m shared.contract.schemas schemas
+
+## One image for the four services (needs Docker): docker run $(IMAGE):$(IMAGE_TAG) <service> [migrate]
+image:
+	docker build --tag $(IMAGE):$(IMAGE_TAG) .
+
+## Offline validation of deploy/: render every overlay, validate core and CRD resources, promtool.
+k8s-validate: install
+	bash deploy/validate.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

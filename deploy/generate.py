@@ -1,0 +1,579 @@
+"""Generates the Kubernetes bases that follow from the wire contract and the service list.
+
+Run it with the project's venv after changing a topic, a consumer or a service:
+
+    .venv/bin/python deploy/generate.py            # rewrite the committed files
+    .venv/bin/python deploy/generate.py --check    # exit 1 if they differ from a fresh generation
+
+It writes, under deploy/base/:
+- kafka/topics.yaml: a Strimzi KafkaTopic for every topic of the registry and its `.dlq` twin;
+- kafka/users.yaml: a KafkaUser per service (and one for the marketplace) whose ACLs allow it to
+  write only the topics it produces and read only the topics it consumes;
+- <service>/: the Deployment, Service, PodDisruptionBudget, ServiceAccount, migration Job and
+  CloudNativePG Cluster of each service, all cut from one template so the four stay alike.
+
+Who produces a topic is the context of the event model that declares it; who consumes what is
+written down in CONSUMES below (DESIGN.md sections 3-5 and 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from shared.contract import directory, disputes, escrow, payments
+from shared.contract.registry import (
+    COMMAND_RESULTS,
+    COMMAND_TOPICS,
+    COMPACTED_TOPICS,
+    all_topics,
+    dlq,
+    on_wire,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+PART_OF = "escrow-suite"
+IMAGE = "escrow-suite"
+KAFKA_CLUSTER = "escrow-kafka"
+STRIMZI_API = "kafka.strimzi.io/v1"
+GRACEFUL_TIMEOUT_S = 20
+#: above GRACEFUL_TIMEOUT_S plus the preStop pause, so the drain always finishes before SIGKILL
+TERMINATION_GRACE_S = 45
+PRESTOP_PAUSE_S = 5
+RUN_AS = 10001
+
+DAY_MS = 24 * 3600 * 1000
+PARTITIONS = 6
+DLQ_PARTITIONS = 3
+REPLICAS = 3
+MIN_INSYNC = 2
+#: events and commands move money: keep a month to rebuild a consumer; dead letters longer
+RETENTION_MS = 30 * DAY_MS
+DLQ_RETENTION_MS = 90 * DAY_MS
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    context: str
+    port: int
+
+
+SERVICES = (
+    ServiceSpec("escrow", escrow.CONTEXT, 8001),
+    ServiceSpec("payments", payments.CONTEXT, 8002),
+    ServiceSpec("disputes", disputes.CONTEXT, 8003),
+    ServiceSpec("notifications", "notifications", 8004),
+)
+EVENTS_BY_CONTEXT = {
+    m.CONTEXT: [e.TOPIC for e in m.EVENTS] for m in (escrow, payments, disputes, directory)
+}
+PUBLIC_EVENT_TOPICS = sorted(
+    {
+        t
+        for ctx in (escrow.CONTEXT, payments.CONTEXT, disputes.CONTEXT)
+        for t in EVENTS_BY_CONTEXT[ctx]
+    }
+)
+#: the escrow lifecycle the disputes service follows (funding-rejected, contract and reminder
+#: events are not about a dispute)
+ESCROW_LIFECYCLE_TOPICS = sorted(
+    t
+    for t in EVENTS_BY_CONTEXT[escrow.CONTEXT]
+    if t.startswith("escrow-") or t in ("work-delivered", "changes-requested")
+)
+COMMAND_TOPIC_OF = {ctx: topic for topic, ctx in COMMAND_TOPICS.items()}
+
+CONSUMES: dict[str, list[str]] = {
+    "escrow": [
+        COMMAND_TOPIC_OF[escrow.CONTEXT],
+        "payment-received",
+        "dispute-opened",
+        "dispute-withdrawn",
+        "verdict-issued",
+    ],
+    "payments": [
+        COMMAND_TOPIC_OF[payments.CONTEXT],
+        "escrow-released",
+        "escrow-settled",
+        "escrow-refunded",
+        "funding-rejected",
+    ],
+    "disputes": [COMMAND_TOPIC_OF[disputes.CONTEXT], *ESCROW_LIFECYCLE_TOPICS],
+    "notifications": [directory.UserContactUpdated.TOPIC, *PUBLIC_EVENT_TOPICS],
+}
+
+
+def produces(service: ServiceSpec) -> list[str]:
+    """The topics a service writes: its context's events, its command results, its dead letters."""
+    topics = set(EVENTS_BY_CONTEXT.get(service.context, []))
+    if service.context in COMMAND_TOPICS.values():
+        topics.add(COMMAND_RESULTS)
+    topics.update(dlq(t) for t in CONSUMES[service.name])
+    return sorted(topics)
+
+
+# --- Kafka -------------------------------------------------------------------------------------
+
+
+def kafka_labels(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        "strimzi.io/cluster": KAFKA_CLUSTER,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "kustomize",
+        **(extra or {}),
+    }
+
+
+def topic(name: str, prefix: str) -> dict[str, Any]:
+    is_dlq = name.endswith(".dlq")
+    config: dict[str, Any] = {"min.insync.replicas": MIN_INSYNC}
+    if name in COMPACTED_TOPICS:
+        config.update({"cleanup.policy": "compact", "min.compaction.lag.ms": 3600 * 1000})
+    else:
+        config.update(
+            {
+                "cleanup.policy": "delete",
+                "retention.ms": DLQ_RETENTION_MS if is_dlq else RETENTION_MS,
+            }
+        )
+    wire = on_wire(name, prefix)
+    return {
+        "apiVersion": STRIMZI_API,
+        "kind": "KafkaTopic",
+        "metadata": {
+            "name": wire.replace("_", "-").lower(),
+            "labels": kafka_labels({"app.kubernetes.io/component": "dlq" if is_dlq else "topic"}),
+        },
+        "spec": {
+            "topicName": wire,
+            "partitions": DLQ_PARTITIONS if is_dlq else PARTITIONS,
+            "replicas": REPLICAS,
+            "config": config,
+        },
+    }
+
+
+def topics(prefix: str) -> list[dict[str, Any]]:
+    names = sorted({n for t in all_topics() for n in (t, dlq(t))})
+    return [topic(n, prefix) for n in names]
+
+
+def acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
+    return {
+        "type": "allow",
+        "resource": {"type": kind, "name": name, "patternType": pattern},
+        "operations": operations,
+    }
+
+
+def user(
+    name: str,
+    component: str,
+    reads: Iterable[str],
+    writes: Iterable[str],
+    prefix: str,
+    group: dict[str, Any],
+) -> dict[str, Any]:
+    acls = [acl("topic", on_wire(t, prefix), ["Read", "Describe"]) for t in sorted(set(reads))]
+    acls += [acl("topic", on_wire(t, prefix), ["Write", "Describe"]) for t in sorted(set(writes))]
+    acls.append(group)
+    return {
+        "apiVersion": STRIMZI_API,
+        "kind": "KafkaUser",
+        "metadata": {
+            "name": name,
+            "labels": kafka_labels(
+                {"app.kubernetes.io/name": name, "app.kubernetes.io/component": component}
+            ),
+        },
+        "spec": {
+            "authentication": {"type": "scram-sha-512"},
+            "authorization": {"type": "simple", "acls": acls},
+        },
+    }
+
+
+def users(prefix: str) -> list[dict[str, Any]]:
+    docs = [
+        user(
+            s.name,
+            "kafka-user",
+            CONSUMES[s.name],
+            produces(s),
+            prefix,
+            acl("group", s.name, ["Read"]),
+        )
+        for s in SERVICES
+    ]
+    # The marketplace's back end sends the commands and the contact directory, and reads the
+    # command results and the public events; its consumer groups start with "marketplace".
+    docs.append(
+        user(
+            "marketplace",
+            "kafka-user",
+            [COMMAND_RESULTS, *PUBLIC_EVENT_TOPICS],
+            [*COMMAND_TOPICS, directory.UserContactUpdated.TOPIC],
+            prefix,
+            acl("group", "marketplace", ["Read"], pattern="prefix"),
+        )
+    )
+    return docs
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+def version_of(service: ServiceSpec) -> str:
+    meta = tomllib.loads((ROOT / "services" / service.name / "pyproject.toml").read_text())
+    return str(meta["project"]["version"])
+
+
+def selector(s: ServiceSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": s.name, "app.kubernetes.io/instance": s.name}
+
+
+def labels(s: ServiceSpec, component: str) -> dict[str, str]:
+    return {
+        **selector(s),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/version": version_of(s),
+        "app.kubernetes.io/managed-by": "kustomize",
+    }
+
+
+def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def env(s: ServiceSpec) -> list[dict[str, Any]]:
+    db = f"{s.name}-db-app"
+    return [
+        {"name": "ENVIRONMENT", "value": "production"},
+        {"name": "HTTP_HOST", "value": "0.0.0.0"},
+        {"name": "HTTP_PORT", "value": str(s.port)},
+        {"name": "GRACEFUL_TIMEOUT_S", "value": str(GRACEFUL_TIMEOUT_S)},
+        # CloudNativePG's app secret holds a postgresql:// `uri`; the service speaks asyncpg, so
+        # the URL is composed from the secret's parts (the generated password is alphanumeric).
+        secret_env("DB_HOST", db, "host"),
+        secret_env("DB_PORT", db, "port"),
+        secret_env("DB_NAME", db, "dbname"),
+        secret_env("DB_USER", db, "username"),
+        secret_env("DB_PASSWORD", db, "password"),
+        {
+            "name": "DATABASE_URL",
+            "value": "postgresql+asyncpg://$(DB_USER):$(DB_PASSWORD)@$(DB_HOST):$(DB_PORT)/"
+            "$(DB_NAME)?ssl=require",
+        },
+        {"name": "KAFKA_SASL_USERNAME", "value": s.name},
+        secret_env("KAFKA_SASL_PASSWORD", s.name, "password"),
+        {"name": "KAFKA_GROUP_ID", "value": s.name},
+        {"name": "KAFKA_SSL_CAFILE", "value": "/etc/escrow-suite/kafka-ca/ca.crt"},
+        {
+            "name": "ACTOR_TOKEN_PUBLIC_KEY_FILE",
+            "value": "/etc/escrow-suite/actor-token/public.pem",
+        },
+        {"name": "TMPDIR", "value": "/tmp"},
+    ]
+
+
+ENV_FROM = [{"configMapRef": {"name": "escrow-suite-settings"}}]
+VOLUMES = [
+    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    {
+        "name": "kafka-ca",
+        "secret": {
+            "secretName": f"{KAFKA_CLUSTER}-cluster-ca-cert",
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        },
+    },
+    {
+        "name": "actor-token",
+        "secret": {
+            "secretName": "escrow-suite-actor-token",
+            "items": [{"key": "public.pem", "path": "public.pem"}],
+        },
+    },
+]
+MOUNTS = [
+    {"name": "tmp", "mountPath": "/tmp"},
+    {"name": "kafka-ca", "mountPath": "/etc/escrow-suite/kafka-ca", "readOnly": True},
+    {"name": "actor-token", "mountPath": "/etc/escrow-suite/actor-token", "readOnly": True},
+]
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "runAsGroup": RUN_AS,
+    "fsGroup": RUN_AS,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+SMALL = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+
+
+def container(s: ServiceSpec, name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        **extra,
+        "env": env(s),
+        "envFrom": ENV_FROM,
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": MOUNTS,
+    }
+
+
+def pod_spec(s: ServiceSpec, **extra: Any) -> dict[str, Any]:
+    return {
+        "serviceAccountName": s.name,
+        "automountServiceAccountToken": False,
+        "securityContext": POD_SECURITY,
+        **extra,
+        "volumes": VOLUMES,
+    }
+
+
+def probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+    }
+
+
+def deployment(s: ServiceSpec) -> dict[str, Any]:
+    app = container(
+        s,
+        s.name,
+        args=[s.name],
+        ports=[{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
+        startupProbe=probe("/health/live", 2, 2, 30),
+        livenessProbe=probe("/health/live", 10, 2, 3),
+        # ready pings the database and the broker (each bounded by 2 s)
+        readinessProbe=probe("/health/ready", 5, 5, 3),
+        lifecycle={"preStop": {"sleep": {"seconds": PRESTOP_PAUSE_S}}},
+        resources={
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+    )
+    wait = container(
+        s,
+        "wait-for-migrations",
+        command=["python", "/app/bin/wait_for_migrations.py", s.name],
+        resources=SMALL,
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": s.name, "labels": labels(s, "service")},
+        "spec": {
+            "replicas": 2,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(s)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": labels(s, "service")},
+                "spec": pod_spec(
+                    s,
+                    terminationGracePeriodSeconds=TERMINATION_GRACE_S,
+                    topologySpreadConstraints=[
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector(s)},
+                        }
+                    ],
+                    initContainers=[wait],
+                    containers=[app],
+                ),
+            },
+        },
+    }
+
+
+def migrate_job(s: ServiceSpec) -> dict[str, Any]:
+    job = container(s, "migrate", args=[s.name, "migrate"], resources=SMALL)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": f"{s.name}-migrate", "labels": labels(s, "migrations")},
+        "spec": {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": 900,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels(s, "migrations")},
+                "spec": pod_spec(s, restartPolicy="OnFailure", containers=[job]),
+            },
+        },
+    }
+
+
+def service(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": s.name, "labels": labels(s, "service")},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(s),
+            "ports": [{"name": "http", "port": s.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def pdb(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": s.name, "labels": labels(s, "service")},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(s)}},
+    }
+
+
+def service_account(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": s.name, "labels": labels(s, "service")},
+        "automountServiceAccountToken": False,
+    }
+
+
+def database(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": f"{s.name}-db", "labels": labels(s, "database")},
+        "spec": {
+            "instances": 3,
+            "primaryUpdateStrategy": "unsupervised",
+            "enableSuperuserAccess": False,
+            "bootstrap": {"initdb": {"database": s.name, "owner": s.name}},
+            "postgresql": {"parameters": {"max_connections": "100", "timezone": "UTC"}},
+            "storage": {"size": "10Gi"},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "512Mi"},
+                "limits": {"memory": "1Gi"},
+            },
+            "affinity": {
+                "enablePodAntiAffinity": True,
+                "topologyKey": "kubernetes.io/hostname",
+            },
+            "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": PART_OF}},
+        },
+    }
+
+
+def kustomization(resources: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    }
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes shared pieces (security context, mounts) out in full instead of as YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+HEADER = "# Generated by deploy/generate.py from the wire contract; do not edit by hand.\n"
+
+
+def dump(docs: list[dict[str, Any]]) -> str:
+    body = "---\n".join(yaml.dump(d, Dumper=_Dumper, sort_keys=False, width=100) for d in docs)
+    return HEADER + body
+
+
+def render(prefix: str = "") -> dict[str, str]:
+    """Every generated file, relative to deploy/, and its text."""
+    files = {
+        "base/kafka/topics.yaml": dump(topics(prefix)),
+        "base/kafka/users.yaml": dump(users(prefix)),
+        "base/kafka/kustomization.yaml": dump([kustomization(["topics.yaml", "users.yaml"])]),
+    }
+    parts: dict[str, Callable[[ServiceSpec], dict[str, Any]]] = {
+        "serviceaccount.yaml": service_account,
+        "database.yaml": database,
+        "migrate-job.yaml": migrate_job,
+        "deployment.yaml": deployment,
+        "service.yaml": service,
+        "pdb.yaml": pdb,
+    }
+    for s in SERVICES:
+        for filename, make in parts.items():
+            files[f"base/{s.name}/{filename}"] = dump([make(s)])
+        files[f"base/{s.name}/kustomization.yaml"] = dump([kustomization(list(parts))])
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument("--deploy-dir", type=Path, default=DEPLOY)
+    parser.add_argument(
+        "--prefix",
+        default="",
+        help="TOPIC_PREFIX of the deployment (write to another --deploy-dir)",
+    )
+    args = parser.parse_args(argv)
+    stale = []
+    for rel, text in render(args.prefix).items():
+        path = args.deploy_dir / rel
+        current = path.read_text() if path.exists() else ""
+        if current == text:
+            continue
+        if args.check:
+            stale.append(rel)
+            sys.stderr.writelines(
+                difflib.unified_diff(
+                    current.splitlines(True), text.splitlines(True), f"{rel} (committed)", rel
+                )
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote deploy/{rel}")
+    if stale:
+        print(
+            f"{len(stale)} generated file(s) are stale: run .venv/bin/python deploy/generate.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
