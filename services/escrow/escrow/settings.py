@@ -1,9 +1,43 @@
 """Settings of the escrow service (environment variables; see the README)."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
 from shared.settings import ServiceSettings
+
+from escrow.domain import FeePolicy, TimerPolicy
+
+
+class FeeSetting(BaseModel):
+    fee_bps: int
+    min_fee: int = 0
 
 
 class EscrowSettings(ServiceSettings):
     service_name: str = "escrow"
     http_port: int = 8001
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/escrow"
+
+    #: ISO 4217 codes this deployment accepts, each with its commission (`ESCROW_FEES` as JSON)
+    escrow_fees: dict[str, FeeSetting] = {
+        "IRR": FeeSetting(fee_bps=1000, min_fee=10_000),
+        "USD": FeeSetting(fee_bps=1000, min_fee=50),
+    }
+    payment_expiry_s: int = 7 * 24 * 3600
+    release_reminder_every_s: int = 3 * 24 * 3600
+    #: off unless set: release delivered work automatically after this long
+    auto_release_after_s: int | None = None
+    timer_poll_interval_ms: int = 1000
+
+    def fees(self) -> dict[str, FeePolicy]:
+        return {code: FeePolicy(f.fee_bps, f.min_fee) for code, f in self.escrow_fees.items()}
+
+    def timer_policy(self) -> TimerPolicy:
+        auto = self.auto_release_after_s
+        return TimerPolicy(
+            payment_expiry=timedelta(seconds=self.payment_expiry_s),
+            release_reminder_every=timedelta(seconds=self.release_reminder_every_s),
+            auto_release_after=timedelta(seconds=auto) if auto else None,
+        )

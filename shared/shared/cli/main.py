@@ -7,9 +7,11 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from shared.auth import sign_actor_token
@@ -62,6 +64,26 @@ async def send_raw(
         return await client.watcher.result_of(event.id, timeout=wait)
 
 
+def execute(type_: str, data: dict[str, Any], *, command_id: str | None = None) -> None:
+    """Send a command, print its result, exit 1 when it is rejected (for service subcommands)."""
+    result = asyncio.run(send_raw(CliConfig.load(), type_, data, command_id=command_id, wait=30))
+    assert result is not None
+    typer.echo(result.model_dump_json(indent=2))
+    if not result.accepted:
+        raise typer.Exit(1)
+
+
+def show(service: str, path: str) -> None:
+    """Print what a service's read API answers at `path` (exit 1 on an error answer)."""
+    base = CliConfig.load().services.get(service)
+    if not base:
+        raise typer.BadParameter(f"where {service} listens is unknown: start `make run` first")
+    answer = httpx.get(base + path, timeout=10)
+    typer.echo(json.dumps(answer.json(), indent=2, ensure_ascii=False))
+    if answer.status_code >= 400:
+        raise typer.Exit(1)
+
+
 @app.command()
 def send(
     type_: Annotated[str, typer.Argument(metavar="TYPE", help="e.g. escrow.ReleaseEscrow.v1")],
@@ -86,6 +108,14 @@ def types() -> None:
     for spec in sorted(registry.SPECS.values(), key=lambda s: (s.kind, s.type)):
         typer.echo(f"{spec.kind:<8} {spec.type:<42} {spec.topic}")
 
+
+def _plug_in_service_commands() -> None:
+    """Each service adds its own subcommands through the `escrowctl.commands` entry point."""
+    for entry in entry_points(group="escrowctl.commands"):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+_plug_in_service_commands()
 
 if __name__ == "__main__":
     app()

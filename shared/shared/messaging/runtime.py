@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -56,14 +57,23 @@ class HandlerContext:
     """What a handler gets besides its message: the transaction, the cause, the clock, `emit`."""
 
     session: AsyncSession
-    cause: CloudEvent
+    cause: CloudEvent | None
     clock: Clock
     source: str
     staged: list[Outgoing] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
     def emit(self, message: Event) -> None:
         """Publish `message` if, and only if, this transaction commits."""
         self.staged.append(outgoing(message, source=self.source, cause=self.cause))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the transaction has committed (metrics of what really happened)."""
+        self.committed.append(callback)
+
+    def run_after_commit(self) -> None:
+        for callback in self.committed:
+            callback()
 
 
 class Runtime:
@@ -113,6 +123,17 @@ class Runtime:
             return handler
 
         return register
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[HandlerContext]:
+        """A transaction outside any consumed message (timers, HTTP callbacks), with `emit`."""
+        async with self.db.transaction() as session:
+            ctx = HandlerContext(session, None, self.clock, self.service)
+            yield ctx
+            await stage(session, ctx.staged)
+        ctx.run_after_commit()
+        if ctx.staged:
+            self.on_commit()
 
     def consume_commands(self, topic: str) -> None:
         """Answer every command of `topic`, even before any handler is registered for it."""
@@ -184,6 +205,7 @@ class Runtime:
             ctx = HandlerContext(session, event, self.clock, self.service)
             await handler(message, ctx)
             await stage(session, ctx.staged)
+        ctx.run_after_commit()
         self.on_commit()
 
     async def _execute(self, event: CloudEvent, spec: MessageSpec, record: Record) -> None:
@@ -197,6 +219,7 @@ class Runtime:
                 metrics.INBOX_DUPLICATES.labels(self.service, record.topic).inc()
                 result = self._replay(event, seen)
             await stage(session, [*ctx.staged, self._result_message(result, event)])
+        ctx.run_after_commit()
         metrics.COMMAND_RESULTS.labels(
             self.service, event.type, result.status, result.reason_code or ""
         ).inc()
@@ -227,6 +250,7 @@ class Runtime:
                 aggregate_id = await handler(command, ctx)
         except self.refusals as refusal:
             ctx.staged.clear()
+            ctx.committed.clear()
             return self._rejected(event, getattr(refusal, "reason_code", "refused"), str(refusal))
         return CommandResult(
             command_id=event.id,

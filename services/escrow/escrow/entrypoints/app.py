@@ -1,13 +1,65 @@
-"""Builds the escrow service: its settings, runtime and routes."""
+"""Builds the escrow service: it consumes `escrow-commands`, `payment-received`,
+`dispute-opened`, `dispute-withdrawn` and `verdict-issued`, runs the timers, serves the read API."""
 
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.clock import Clock
+from shared.contract import disputes as disputes_wire
+from shared.contract import escrow as wire
+from shared.contract.payments import PaymentReceived
+from shared.messaging.runtime import HandlerContext
 from shared.service import Service, build_service
 
+from escrow import domain
+from escrow.entrypoints.http import routes
+from escrow.service_layer import commands, events
+from escrow.service_layer.timers import timer_loop
+from escrow.service_layer.unit import EscrowUnit, Rules
 from escrow.settings import EscrowSettings
 
 CONTEXT = "escrow"
 
+CHANGES = (
+    wire.AcceptEscrowRequest,
+    wire.DeclineEscrowRequest,
+    wire.CancelEscrow,
+    wire.DeliverWork,
+    wire.RequestChanges,
+    wire.ReleaseEscrow,
+    wire.RefundEscrow,
+)
+EVENTS: dict[type[Any], Callable[[Any, EscrowUnit], Awaitable[None]]] = {
+    PaymentReceived: events.payment_received,
+    disputes_wire.DisputeOpened: events.dispute_opened,
+    disputes_wire.DisputeWithdrawn: events.dispute_withdrawn,
+    disputes_wire.VerdictIssued: events.verdict_issued,
+}
 
-def build(settings: EscrowSettings | None = None) -> Service:
-    service = build_service(settings or EscrowSettings(), package="escrow", context=CONTEXT)
-    service.runtime.consume_commands("escrow-commands")
+
+def build(settings: EscrowSettings | None = None, clock: Clock | None = None) -> Service:
+    settings = settings or EscrowSettings()
+    service = build_service(
+        settings, package="escrow", context=CONTEXT, refusals=(domain.EscrowRefusal,), clock=clock
+    )
+    rules = Rules(fees=settings.fees(), timers=settings.timer_policy())
+    runtime = service.runtime
+
+    def bind(handler: Callable[[Any, EscrowUnit], Awaitable[Any]]) -> Any:
+        async def handle(message: Any, ctx: HandlerContext) -> Any:
+            return await handler(message, EscrowUnit(ctx, rules))
+
+        return handle
+
+    runtime.on_command(wire.OpenContract)(bind(commands.open_contract))
+    runtime.on_command(wire.CreateEscrow)(bind(commands.create_escrow))
+    runtime.on_command(wire.RequestEscrow)(bind(commands.create_escrow))
+    for change in CHANGES:
+        runtime.on_command(change)(bind(commands.change))
+    for event, handler in EVENTS.items():
+        runtime.on_event(event)(bind(handler))
+    service.http = routes(service.db)
+    service.loops.append(timer_loop(runtime, rules, settings.timer_poll_interval_ms / 1000))
     return service

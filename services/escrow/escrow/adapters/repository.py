@@ -1,0 +1,212 @@
+"""Loads and saves contracts and escrows, their ledger transactions, history and timers.
+
+Every load for a change takes the row lock (`FOR UPDATE`), so two handlers acting on one escrow
+(a release and a dispute arriving together) run one after the other and exactly one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrow import domain
+from escrow.adapters import wire
+from escrow.adapters.tables import (
+    contracts,
+    escrow_history,
+    escrow_timers,
+    escrows,
+    ledger_entries,
+    ledger_transactions,
+)
+
+ESCROW_FIELDS = [c.name for c in escrows.columns]
+CONTRACT_FIELDS = [c.name for c in contracts.columns]
+
+
+class EscrowRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._loaded_versions: dict[str, int] = {}
+        self._loaded_states: dict[str, str] = {}
+
+    # --- contracts -------------------------------------------------------------------------
+
+    async def contract(self, contract_id: str, *, lock: bool = True) -> domain.Contract | None:
+        query = sa.select(contracts).where(contracts.c.contract_id == contract_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        return domain.Contract(**row._mapping) if row else None
+
+    async def add_contract(self, contract: domain.Contract) -> None:
+        values = {name: getattr(contract, name) for name in CONTRACT_FIELDS}
+        await self.session.execute(sa.insert(contracts).values(**values))
+
+    async def save_contract(self, contract: domain.Contract) -> None:
+        await self.session.execute(
+            sa.update(contracts)
+            .where(contracts.c.contract_id == contract.contract_id)
+            .values(version=contract.version)
+        )
+
+    # --- escrows ---------------------------------------------------------------------------
+
+    async def get(self, escrow_id: str, *, lock: bool = True) -> domain.Escrow | None:
+        query = sa.select(escrows).where(escrows.c.escrow_id == escrow_id)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).first()
+        if row is None:
+            return None
+        loaded = await self._build([row._mapping])
+        return loaded[0]
+
+    async def of_contract(self, contract_id: str) -> list[domain.Escrow]:
+        rows = await self.session.execute(
+            sa.select(escrows)
+            .where(escrows.c.contract_id == contract_id)
+            .order_by(escrows.c.created_at)
+        )
+        return await self._build([row._mapping for row in rows])
+
+    async def _build(self, rows: Sequence[Any]) -> list[domain.Escrow]:
+        transactions = await self._transactions([row["escrow_id"] for row in rows])
+        built = []
+        for row in rows:
+            escrow = domain.Escrow(**dict(row), transactions=transactions.get(row["escrow_id"], []))
+            self._loaded_versions[escrow.escrow_id] = escrow.version
+            self._loaded_states[escrow.escrow_id] = escrow.state.value
+            built.append(escrow)
+        return built
+
+    async def _transactions(self, escrow_ids: list[str]) -> dict[str, list[domain.Transaction]]:
+        if not escrow_ids:
+            return {}
+        rows = await self.session.execute(
+            sa.select(
+                ledger_transactions,
+                ledger_entries.c.account,
+                ledger_entries.c.currency,
+                ledger_entries.c.amount,
+            )
+            .join(ledger_entries, ledger_entries.c.transaction_id == ledger_transactions.c.id)
+            .where(ledger_transactions.c.escrow_id.in_(escrow_ids))
+            .order_by(ledger_transactions.c.id, ledger_entries.c.id)
+        )
+        grouped: dict[int, tuple[Any, list[domain.Entry]]] = {}
+        for row in rows:
+            entries = grouped.setdefault(row.id, (row, []))[1]
+            entries.append(domain.Entry(row.account, row.currency, row.amount))
+        found: dict[str, list[domain.Transaction]] = {}
+        for head, entries in grouped.values():
+            found.setdefault(head.escrow_id, []).append(
+                domain.Transaction(
+                    domain.TransactionKind(head.kind),
+                    tuple(entries),
+                    head.escrow_version,
+                    head.occurred_at,
+                )
+            )
+        return found
+
+    def loaded_state(self, escrow_id: str) -> str | None:
+        """The state the escrow had when loaded (None for a new one)."""
+        return self._loaded_states.get(escrow_id)
+
+    async def save(
+        self, escrow: domain.Escrow, policy: domain.TimerPolicy, actor: dict[str, str] | None = None
+    ) -> None:
+        """Persist the escrow's facts, its new transactions and history, and its due timers."""
+        before = self._loaded_versions.get(escrow.escrow_id)
+        if before == escrow.version:
+            return
+        values = {name: getattr(escrow, name) for name in ESCROW_FIELDS}
+        if before is None:
+            await self.session.execute(sa.insert(escrows).values(**values))
+        else:
+            await self.session.execute(
+                sa.update(escrows).where(escrows.c.escrow_id == escrow.escrow_id).values(**values)
+            )
+        for transaction in escrow.transactions:
+            if before is None or transaction.escrow_version > before:
+                await self._post(escrow.escrow_id, transaction)
+        await self._record_history(escrow, actor)
+        await self._reset_timers(escrow, policy)
+        self._loaded_versions[escrow.escrow_id] = escrow.version
+
+    async def _post(self, escrow_id: str, transaction: domain.Transaction) -> None:
+        transaction_id = await self.session.scalar(
+            sa.insert(ledger_transactions)
+            .values(
+                escrow_id=escrow_id,
+                kind=transaction.kind.value,
+                escrow_version=transaction.escrow_version,
+                occurred_at=transaction.occurred_at,
+            )
+            .returning(ledger_transactions.c.id)
+        )
+        await self.session.execute(
+            sa.insert(ledger_entries),
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "account": e.account,
+                    "currency": e.currency,
+                    "amount": e.amount,
+                }
+                for e in transaction.entries
+            ],
+        )
+
+    async def _record_history(self, escrow: domain.Escrow, actor: dict[str, str] | None) -> None:
+        rows = [
+            {
+                "escrow_id": escrow.escrow_id,
+                "version": happened.escrow.version,
+                "type": wire.event(happened).TYPE,
+                "occurred_at": happened.escrow.updated_at,
+                "actor": actor,
+                "event": wire.event(happened).model_dump(mode="json", exclude={"escrow"}),
+            }
+            for happened in escrow.events
+            if isinstance(happened, domain.EscrowEvent)
+        ]
+        if rows:
+            await self.session.execute(insert(escrow_history).on_conflict_do_nothing(), rows)
+
+    async def _reset_timers(self, escrow: domain.Escrow, policy: domain.TimerPolicy) -> None:
+        # What is due follows from the escrow as it now stands: replace the unfired timers.
+        await self.session.execute(
+            sa.delete(escrow_timers).where(
+                escrow_timers.c.escrow_id == escrow.escrow_id, escrow_timers.c.fired_at.is_(None)
+            )
+        )
+        timers = escrow.timers(policy)
+        if timers:
+            await self.session.execute(
+                sa.insert(escrow_timers),
+                [
+                    {"escrow_id": escrow.escrow_id, "kind": t.kind.value, "due_at": t.due_at}
+                    for t in timers
+                ],
+            )
+
+    # --- timers ----------------------------------------------------------------------------
+
+    async def due_timers(self, now: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
+        """Claim due timers (skipping ones another replica holds): (id, escrow_id, kind)."""
+        rows = await self.session.execute(
+            sa.select(escrow_timers.c.id, escrow_timers.c.escrow_id, escrow_timers.c.kind)
+            .where(escrow_timers.c.fired_at.is_(None), escrow_timers.c.due_at <= now)
+            .order_by(escrow_timers.c.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [(row.id, row.escrow_id, row.kind) for row in rows]
+
+    async def mark_fired(self, timer_id: int, now: datetime) -> None:
+        await self.session.execute(
+            sa.update(escrow_timers).where(escrow_timers.c.id == timer_id).values(fired_at=now)
+        )

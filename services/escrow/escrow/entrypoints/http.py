@@ -1,0 +1,51 @@
+"""The escrow read API (next to /metrics): an escrow with its ledger and history, a contract's
+escrows, and ledger totals per currency for reconciliation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from shared.db import Database
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from escrow.adapters import queries, wire
+from escrow.adapters.repository import EscrowRepository
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(to_jsonable_python(body), status)
+
+
+def routes(db: Database) -> list[Route]:
+    async def escrow(request: Request) -> JSONResponse:
+        escrow_id = request.path_params["escrow_id"]
+        async with db.transaction() as session:
+            found = await EscrowRepository(session).get(escrow_id, lock=False)
+            if found is None:
+                return _json({"error": "not_found", "escrow_id": escrow_id}, 404)
+            records = await queries.escrow_records(session, escrow_id)
+        return _json({"escrow": wire.snapshot(found).model_dump(mode="json"), **records})
+
+    async def contract(request: Request) -> JSONResponse:
+        contract_id = request.path_params["contract_id"]
+        async with db.transaction() as session:
+            row = await queries.contract_row(session, contract_id)
+            if row is None:
+                return _json({"error": "not_found", "contract_id": contract_id}, 404)
+            escrows = await EscrowRepository(session).of_contract(contract_id)
+        snapshots = [wire.snapshot(e).model_dump(mode="json") for e in escrows]
+        return _json({"contract": row, "escrows": snapshots})
+
+    async def totals(request: Request) -> JSONResponse:
+        async with db.transaction() as session:
+            return _json({"currencies": await queries.ledger_totals(session)})
+
+    return [
+        Route("/escrows/{escrow_id}", escrow),
+        Route("/contracts/{contract_id}", contract),
+        Route("/contracts/{contract_id}/escrows", contract),
+        Route("/ledger/totals", totals),
+    ]

@@ -1,0 +1,1 @@
+"""The escrow service's handlers: load the aggregate, call the domain, save, emit."""

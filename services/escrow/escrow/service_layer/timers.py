@@ -1,0 +1,70 @@
+"""The system's timers (DESIGN.md §3): payment expiry, release reminders, optional auto-release.
+
+Due times live in the `escrow_timers` table, so they survive restarts. Each timer is claimed,
+fired and marked in one transaction (fire once); a timer whose moment has passed — the escrow was
+paid, released, disputed meanwhile — is refused by the domain and only marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from shared.messaging.runtime import Runtime
+
+from escrow import domain, metrics
+from escrow.adapters.queries import held_per_currency
+from escrow.service_layer.unit import EscrowUnit, Rules
+
+log = logging.getLogger(__name__)
+
+
+def fire(escrow: domain.Escrow, kind: str, unit: EscrowUnit) -> None:
+    now, policy = unit.now, unit.rules.timers
+    match domain.TimerKind(kind):
+        case domain.TimerKind.PAYMENT_EXPIRY:
+            escrow.expire_payment(now)
+        case domain.TimerKind.RELEASE_REMINDER:
+            escrow.remind_release(now, policy)
+        case domain.TimerKind.AUTO_RELEASE:
+            escrow.auto_release(now, unit.rules.fees, policy)
+
+
+async def fire_next(runtime: Runtime, rules: Rules) -> bool:
+    """Fire the earliest due timer, if any; True if one was handled."""
+    async with runtime.unit_of_work() as ctx:
+        unit = EscrowUnit(ctx, rules)
+        due = await unit.repo.due_timers(unit.now, limit=1)
+        if not due:
+            return False
+        timer_id, escrow_id, kind = due[0]
+        escrow = await unit.escrow(escrow_id)
+        try:
+            fire(escrow, kind, unit)
+        except domain.EscrowRefusal:
+            outcome = "stale"
+        else:
+            outcome = "fired"
+            await unit.save(escrow)
+        await unit.repo.mark_fired(timer_id, unit.now)
+        ctx.after_commit(lambda: metrics.TIMERS_FIRED.labels(kind, outcome).inc())
+    return True
+
+
+def timer_loop(runtime: Runtime, rules: Rules, interval: float):  # type: ignore[no-untyped-def]
+    async def loop(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                while await fire_next(runtime, rules):
+                    pass
+                async with runtime.db.transaction() as session:
+                    for currency, held in (await held_per_currency(session)).items():
+                        metrics.MONEY_HELD.labels(currency).set(held)
+            except Exception:
+                log.warning("escrow timers could not run; will retry", exc_info=True)
+            try:
+                await asyncio.wait_for(stopping.wait(), interval)
+            except TimeoutError:
+                pass
+
+    return loop
