@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import httpx
 import psutil
 import pytest
+from shared.cli.common import send_raw
 from shared.cli.config import CliConfig
-from shared.cli.main import send_raw
 from shared.devstack.processes import free_port, wait_for
 from shared.devstack.stack import SERVICES
 
@@ -34,6 +34,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         "ESCROW_VAR_DIR": str(var),
         "EMBEDDED_POSTGRES_PORT": str(free_port()),
         "EMBEDDED_KAFKA_PORT": str(free_port()),
+        "EMBEDDED_SMTP_PORT": str(free_port()),
         **{f"{name.upper()}_HTTP_PORT": str(free_port()) for name in SERVICES},
     }
     started = time.monotonic()
@@ -99,10 +100,31 @@ async def test_a_command_without_a_token_is_refused(suite, monkeypatch):
     assert (result.status, result.reason_code) == ("rejected", "invalid_token")
 
 
+def test_escrowctl_drives_the_escrow_service(suite):
+    env = {**os.environ, "ESCROW_VAR_DIR": str(suite["var"])}
+
+    def escrowctl(*args: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.cli.main", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    opened = escrowctl("escrow", "open-contract", "c-cli", "con-1", "IRR", "--as", "emp-1")
+    assert opened["status"] == "accepted"
+    escrowctl("escrow", "create", "e-cli", "c-cli", "250000", "--as", "emp-1")
+    shown = escrowctl("escrow", "show", "e-cli")
+    assert shown["escrow"]["state"] == "awaiting_payment"
+    assert shown["escrow"]["amount"] == 250_000
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process(suite):
     launcher: subprocess.Popen[str] = suite["launcher"]
     pids = dict(suite["pids"])
-    assert set(pids) == {*SERVICES, "postgresql", "tansu"}
+    assert set(pids) == {*SERVICES, "postgresql", "tansu", "mail"}
     launcher.send_signal(signal.SIGINT)
     assert launcher.wait(90) == 0
     wait_for(

@@ -58,10 +58,17 @@ class Service:
     #: the service's HTTP read API and callbacks (Starlette routes, path parameters allowed)
     http: list[BaseRoute] = field(default_factory=list)
     loops: list[BackgroundLoop] = field(default_factory=list)
+    _app: AsgiFastStream | None = None
     _subscriber: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def app(self) -> AsgiFastStream:
+        """The ASGI app (one per service): FastStream's lifecycle, /metrics, health, HTTP API."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    def _build_app(self) -> AsgiFastStream:
         return ServiceApp(
             self.broker,
             fallback=Router(routes=self.http),

@@ -1,1 +1,2 @@
-"""The notifications service: telling the right people the right thing, once, on the channels they chose."""
+"""The notifications service: telling the right people the right thing, once, on the channels
+they chose."""

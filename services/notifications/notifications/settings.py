@@ -1,5 +1,9 @@
-"""Settings of the notifications service (environment variables; see the README)."""
+"""Settings of the notifications service (see its README): channels (SMTP, SMS provider,
+webhooks), the delivery schedule, and how money is shown (environment, upper-case names)."""
 
+from typing import Literal
+
+from pydantic import SecretStr
 from shared.settings import ServiceSettings
 
 
@@ -7,3 +11,36 @@ class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
     http_port: int = 8004
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/notifications"
+
+    # email over SMTP; the defaults suit a local debugging server (`make run`)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "Escrow <no-reply@escrow.local>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 15.0
+
+    # SMS through Kavenegar's REST API; without an API key the SMS channel is off
+    sms_provider_url: str = "https://api.kavenegar.com"
+    sms_api_key: SecretStr | None = None
+    sms_sender: str | None = None
+    sms_timeout_s: float = 10.0
+
+    webhook_timeout_s: float = 10.0
+
+    # delivery: attempts per (event, recipient, channel), the backoff between them, and how long
+    # a message waits for the recipient's contact details before it is undeliverable
+    delivery_max_attempts: int = 5
+    delivery_initial_backoff_s: float = 30.0
+    delivery_max_backoff_s: float = 3600.0
+    delivery_poll_interval_ms: int = 500
+    delivery_batch_size: int = 20
+    #: a claimed delivery not recorded within this time (the process died mid-send) is retried
+    delivery_lease_s: float = 120.0
+    undeliverable_after_s: float = 7 * 24 * 3600.0
+
+    # presentation
+    default_language: Literal["fa", "en"] = "fa"
+    amount_display: Literal["rial", "toman"] = "rial"
+    persian_digits: bool = True

@@ -23,7 +23,7 @@ from shared.auth import ensure_dev_keypair
 from shared.contract.registry import all_topics
 from shared.db import migrate
 from shared.devstack.postgres import EmbeddedPostgres
-from shared.devstack.processes import spawn, stop, wait_for
+from shared.devstack.processes import port_open, spawn, stop, wait_for
 from shared.devstack.tansu import Tansu
 from shared.messaging.kafka import ensure_topics
 
@@ -36,6 +36,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     postgres_port: int = 54329
     kafka_port: int = 19092
+    #: a local mail catcher for the notifications service; mail lands in var/logs/mail.log
+    smtp_port: int = 1025
     http_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     kafka_bootstrap_servers: str | None = None
     database_urls: dict[str, str] = field(default_factory=dict)
@@ -54,6 +56,7 @@ class StackConfig:
                 for name, port in SERVICES.items()
             },
             kafka_port=int(env.get("EMBEDDED_KAFKA_PORT", "19092")),
+            smtp_port=int(env.get("EMBEDDED_SMTP_PORT", "1025")),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS"),
             database_urls={
                 name: env[f"{name.upper()}_DATABASE_URL"]
@@ -71,6 +74,7 @@ class SuiteStack:
         self.postgres: EmbeddedPostgres | None = None
         self.tansu: Tansu | None = None
         self.services: dict[str, subprocess.Popen[bytes]] = {}
+        self.mail: subprocess.Popen[bytes] | None = None
         self.database_urls: dict[str, str] = {}
         self.bootstrap_servers = ""
         self.keys_dir = config.var_dir / "keys"
@@ -89,6 +93,7 @@ class SuiteStack:
         )
         self.say(f"topics     {len(all_topics())} topics and their .dlq twins")
         self._migrate()
+        self._start_mail()
         for name in SERVICES:
             self._start_service(name, public_key)
         for name in SERVICES:
@@ -101,6 +106,9 @@ class SuiteStack:
             stop(process, timeout=30)
             self.say(f"stopped    {name}")
         self.services.clear()
+        if self.mail:
+            stop(self.mail, timeout=5)
+            self.mail = None
         if self.tansu:
             self.tansu.stop()
             self.say("stopped    tansu")
@@ -143,6 +151,28 @@ class SuiteStack:
         self.bootstrap_servers = self.tansu.bootstrap_servers
         self.say(f"kafka      {self.bootstrap_servers}  (embedded Tansu, memory only)")
 
+    def _start_mail(self) -> None:
+        address = f"{self.config.host}:{self.config.smtp_port}"
+        self.mail = spawn(
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                address,
+                "-c",
+                "notifications.devmail.ReadableMail",
+            ],
+            log=self.logs_dir / "mail.log",
+        )
+        wait_for(
+            partial(port_open, self.config.host, self.config.smtp_port), 15, "the mail catcher"
+        )
+        self.say(
+            f"mail       smtp://{address}  (catches every email: {self.logs_dir / 'mail.log'})"
+        )
+
     def _env(self, name: str, public_key: Path | None = None) -> dict[str, str]:
         env = {
             **os.environ,
@@ -154,6 +184,8 @@ class SuiteStack:
             "HTTP_PORT": str(self.config.http_ports[name]),
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            "SMTP_HOST": self.config.host,
+            "SMTP_PORT": str(self.config.smtp_port),
             **self.config.service_env,
         }
         if public_key is not None:
@@ -198,6 +230,7 @@ class SuiteStack:
                     else {}
                 ),
                 **({"tansu": self.tansu.process.pid} if self.tansu and self.tansu.process else {}),
+                **({"mail": self.mail.pid} if self.mail else {}),
             },
         }
 

@@ -1,0 +1,210 @@
+"""The notifications service end to end over the real broker and database: events in, emails to
+a real SMTP server, signed webhook calls to a real receiver, SMS to a fake of the provider."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from notifications.adapters.tables import notices
+from notifications.cli import app as cli
+from notifications.views import delivery_log
+from prometheus_client import REGISTRY
+from shared.client import SuiteClient
+from shared.contract.base import Event
+from shared.contract.directory import UserContactUpdated
+from shared.contract.envelope import CloudEvent, new_event
+from shared.contract.escrow import EscrowFunded
+from shared.service import Service
+from shared.testing.fixtures import eventually
+from starlette.routing import Router
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.integration
+
+EMPLOYER = UserContactUpdated(
+    user_id="emp-1", display_name="سارا", email="sara@example.org", language="fa"
+)
+
+
+async def publish(client: SuiteClient, message: Event, event_id: str | None = None) -> CloudEvent:
+    envelope = new_event(message, source="tests", event_id=event_id)
+    await client.publish(message.TOPIC, envelope.encode(), key=message.kafka_key())
+    return envelope
+
+
+async def deliveries(service: Service, **filters) -> list[dict]:
+    async with service.db.transaction() as session:
+        return await delivery_log(session, **filters)
+
+
+async def settled(service: Service, event_id: str, count: int) -> bool:
+    found = await deliveries(service, event_id=event_id)
+    return len(found) >= count and all(d["status"] != "pending" for d in found)
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_escrow_funded_emails_both_parties_and_calls_a_verified_webhook(
+    start_service, client, smtp, webhook, funded
+):
+    receiver, url = webhook
+    contractor = UserContactUpdated(
+        user_id="con-1",
+        display_name="Ali",
+        language="en",
+        email="ali@example.org",
+        webhook_url=url,
+        webhook_secret=receiver.secret,
+        channels={"escrow": ["email", "webhook"], "*": ["email"]},
+    )
+    sent_before = metric("escrow_suite_notifications_total", channel="email", status="sent")
+    async with start_service() as service:
+        await publish(client, EMPLOYER)
+        await publish(client, contractor)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 3))
+
+        [to_employer] = smtp.to("sara@example.org")
+        [to_contractor] = smtp.to("ali@example.org")
+        assert (
+            to_employer["Subject"]
+            == "\u202bپرداخت شما برای پرداخت امن \u2066esc-1\u2069 دریافت شد\u202c"
+        )
+        assert "۱۲٬۵۰۰٬۰۰۰ ریال" in to_employer.get_body(("plain",)).get_content()
+        assert to_contractor["Subject"] == "Secure payment esc-1 is funded"
+        assert "12,500,000 rials" in to_contractor.get_body(("plain",)).get_content()
+        assert to_employer["X-Escrow-Event-Id"] == event.id
+        [call] = receiver.calls
+        assert call["status"] == 204  # the receiver verified signature and timestamp
+        assert call["event"]["id"] == event.id and call["event"]["type"] == EscrowFunded.TYPE
+        statuses = {(d["user_id"], d["channel"]): d["status"] for d in await deliveries(service)}
+        assert statuses == {
+            ("emp-1", "email"): "sent",
+            ("con-1", "email"): "sent",
+            ("con-1", "webhook"): "sent",
+        }
+    sent_after = metric("escrow_suite_notifications_total", channel="email", status="sent")
+    assert sent_after - sent_before == 2
+    assert metric("escrow_suite_notification_delivery_seconds_count", channel="webhook") >= 1
+
+
+async def test_a_duplicated_event_sends_no_second_email(start_service, client, smtp, funded):
+    async with start_service() as service:
+        await publish(client, EMPLOYER)
+        first = await publish(client, funded())
+        await publish(client, funded(), event_id=first.id)  # the same event again
+        marker = await publish(client, funded("esc-2"))
+        await eventually(lambda: settled(service, marker.id, 1))
+        await eventually(lambda: settled(service, first.id, 1))
+        ids = [m["X-Escrow-Event-Id"] for m in smtp.to("sara@example.org")]
+        assert sorted(ids) == sorted([first.id, marker.id])
+        assert len(await deliveries(service, event_id=first.id)) == 1
+
+
+async def test_an_smtp_server_refusing_twice_then_accepting_delivers_one_email(
+    start_service, client, smtp, funded
+):
+    smtp.refuse = 2
+    retries_before = metric("escrow_suite_notification_retries_total", channel="email")
+    async with start_service() as service:
+        await publish(client, EMPLOYER)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 1))
+        [delivery] = await deliveries(service, event_id=event.id)
+        assert (delivery["status"], delivery["attempts"]) == ("sent", 3)
+        assert "451" in delivery["last_error"]  # the last refusal stays on record
+        assert smtp.refused == 2 and len(smtp.to("sara@example.org")) == 1
+    assert metric("escrow_suite_notification_retries_total", channel="email") - retries_before == 2
+
+
+async def test_a_user_without_contact_details_gets_the_message_once_they_arrive(
+    start_service, client, smtp, funded
+):
+    async with start_service() as service:
+        event = await publish(client, funded())
+
+        async def waiting() -> bool:
+            async with service.db.transaction() as session:
+                states = await session.scalars(
+                    sa.select(notices.c.state).where(notices.c.event_id == event.id)
+                )
+                return sorted(states) == ["waiting", "waiting"]
+
+        await eventually(waiting)
+        assert smtp.received == [] and await deliveries(service) == []
+        await publish(client, EMPLOYER)
+        await eventually(lambda: settled(service, event.id, 1))
+        [message] = smtp.to("sara@example.org")
+        assert message["X-Escrow-Event-Id"] == event.id
+
+
+async def test_without_contact_details_in_time_the_message_is_undeliverable(
+    start_service, client, smtp, funded
+):
+    before = metric("escrow_suite_notifications_undeliverable_total", channel="none")
+    async with start_service(undeliverable_after_s=0.2) as service:
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 2))
+        found = await deliveries(service, event_id=event.id)
+        assert {(d["channel"], d["status"]) for d in found} == {("none", "undeliverable")}
+        assert all("no contact details" in d["last_error"] for d in found)
+    assert metric("escrow_suite_notifications_undeliverable_total", channel="none") - before == 2
+
+
+async def test_a_webhook_answering_500_is_retried_then_failed_with_the_error(
+    start_service, client, smtp, webhook, funded
+):
+    receiver, url = webhook
+    receiver.answer = 500
+    hooked = EMPLOYER.model_copy(
+        update={
+            "webhook_url": url,
+            "webhook_secret": receiver.secret,
+            "channels": {"*": ["webhook"]},
+        }
+    )
+    async with start_service() as service:
+        await publish(client, hooked)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 1))
+        [delivery] = await deliveries(service, event_id=event.id)
+        assert (delivery["channel"], delivery["status"]) == ("webhook", "failed")
+        assert delivery["attempts"] == 3
+        assert "HTTP 500" in delivery["last_error"]
+        # Every attempt was correctly signed (the receiver answers 401 otherwise).
+        assert [c["status"] for c in receiver.calls] == [500, 500, 500]
+        assert smtp.received == []
+
+
+async def test_sms_goes_through_the_provider_and_the_log_is_readable_by_api_and_cli(
+    start_service, client, kavenegar, funded, serve
+):
+    fake, url = kavenegar
+    texting = EMPLOYER.model_copy(update={"phone": "09121234567", "channels": {"*": ["sms"]}})
+    async with start_service(sms_provider_url=url, sms_api_key=fake.api_key) as service:
+        await publish(client, texting)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 1))
+        [sms] = fake.sent
+        assert sms["receptor"] == "09121234567" and "۱۲٬۵۰۰٬۰۰۰ ریال" in sms["message"]
+
+        async with serve(Router(routes=service.http)) as api:
+            async with httpx.AsyncClient(base_url=api) as http:
+                listed = (await http.get("/deliveries", params={"event_id": event.id})).json()
+                [entry] = listed["deliveries"]
+                one = (await http.get(f"/deliveries/{entry['id']}")).json()
+                missing = await http.get("/deliveries/999999")
+            runner = CliRunner()
+            shown = await asyncio.to_thread(
+                runner.invoke, cli, ["deliveries", "--event-id", event.id, "--url", api]
+            )
+        assert entry["channel"] == "sms" and entry["status"] == "sent"
+        assert one["template"] == "escrow_funded_employer" and one["user_id"] == "emp-1"
+        assert missing.status_code == 404
+        assert shown.exit_code == 0, shown.output
+        assert "sent" in shown.output and "escrow_funded_employer" in shown.output
