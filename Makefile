@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format typecheck schemas demo clean image k8s-validate
+.PHONY: install run test lint format typecheck schemas asyncapi demo clean image k8s-validate
 IMAGE ?= escrow-suite
 IMAGE_TAG ?= 0.1.0
 
@@ -45,6 +45,10 @@ format: install
 
 typecheck: install
 	$(VENV)/bin/mypy shared/shared
+
+## The suite's AsyncAPI 3 document, from the code (committed; a test keeps it current).
+asyncapi: install
+	$(PY) -m shared.contract.asyncapi docs/asyncapi.json
 
 ## JSON Schema of every message of the wire contract.
 schemas: install
