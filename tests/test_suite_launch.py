@@ -35,6 +35,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         "EMBEDDED_POSTGRES_PORT": str(free_port()),
         "EMBEDDED_KAFKA_PORT": str(free_port()),
         "EMBEDDED_SMTP_PORT": str(free_port()),
+        "SANDBOX_PORT": str(free_port()),
         **{f"{name.upper()}_HTTP_PORT": str(free_port()) for name in SERVICES},
     }
     started = time.monotonic()
@@ -124,7 +125,7 @@ def test_escrowctl_drives_the_escrow_service(suite):
 def test_ctrl_c_stops_everything_and_leaves_no_process(suite):
     launcher: subprocess.Popen[str] = suite["launcher"]
     pids = dict(suite["pids"])
-    assert set(pids) == {*SERVICES, "postgresql", "tansu", "mail"}
+    assert set(pids) == {*SERVICES, "postgresql", "tansu", "mail", "sandbox"}
     launcher.send_signal(signal.SIGINT)
     assert launcher.wait(90) == 0
     wait_for(

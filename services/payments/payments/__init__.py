@@ -1,1 +1,4 @@
-"""The payments service: where money enters and leaves the platform: gateway payments, wallets, payouts and refunds."""
+"""The payments service: where money enters and leaves the platform.
+
+Gateway payments, wallets and their ledger, payouts and refunds (DESIGN §4).
+"""

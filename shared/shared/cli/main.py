@@ -55,6 +55,9 @@ def _plug_in_service_commands() -> None:
     """Each service adds its own subcommands through the `escrowctl.commands` entry point."""
     for entry in entry_points(group="escrowctl.commands"):
         app.add_typer(entry.load(), name=entry.name)
+    # Services whose commands read best at the top level (`escrowctl pay`, `escrowctl wallet`).
+    for entry in entry_points(group="escrowctl.toplevel"):
+        app.registered_commands.extend(entry.load().registered_commands)
 
 
 _plug_in_service_commands()

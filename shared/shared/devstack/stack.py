@@ -38,6 +38,8 @@ class StackConfig:
     kafka_port: int = 19092
     #: a local mail catcher for the notifications service; mail lands in var/logs/mail.log
     smtp_port: int = 1025
+    #: the payments service's sandbox gateway (a PSP-shaped HTTP server for development)
+    sandbox_port: int = 8010
     http_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     kafka_bootstrap_servers: str | None = None
     database_urls: dict[str, str] = field(default_factory=dict)
@@ -57,6 +59,7 @@ class StackConfig:
             },
             kafka_port=int(env.get("EMBEDDED_KAFKA_PORT", "19092")),
             smtp_port=int(env.get("EMBEDDED_SMTP_PORT", "1025")),
+            sandbox_port=int(env.get("SANDBOX_PORT", "8010")),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS"),
             database_urls={
                 name: env[f"{name.upper()}_DATABASE_URL"]
@@ -75,6 +78,7 @@ class SuiteStack:
         self.tansu: Tansu | None = None
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.mail: subprocess.Popen[bytes] | None = None
+        self.sandbox: subprocess.Popen[bytes] | None = None
         self.database_urls: dict[str, str] = {}
         self.bootstrap_servers = ""
         self.keys_dir = config.var_dir / "keys"
@@ -94,6 +98,7 @@ class SuiteStack:
         self.say(f"topics     {len(all_topics())} topics and their .dlq twins")
         self._migrate()
         self._start_mail()
+        self._start_sandbox()
         for name in SERVICES:
             self._start_service(name, public_key)
         for name in SERVICES:
@@ -106,9 +111,10 @@ class SuiteStack:
             stop(process, timeout=30)
             self.say(f"stopped    {name}")
         self.services.clear()
-        if self.mail:
-            stop(self.mail, timeout=5)
-            self.mail = None
+        for helper in (self.mail, self.sandbox):
+            if helper is not None:
+                stop(helper, timeout=5)
+        self.mail = self.sandbox = None
         if self.tansu:
             self.tansu.stop()
             self.say("stopped    tansu")
@@ -173,6 +179,22 @@ class SuiteStack:
             f"mail       smtp://{address}  (catches every email: {self.logs_dir / 'mail.log'})"
         )
 
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.sandbox_port}"
+
+    def _start_sandbox(self) -> None:
+        env = {
+            **os.environ,
+            "SANDBOX_HOST": self.config.host,
+            "SANDBOX_PORT": str(self.config.sandbox_port),
+        }
+        self.sandbox = spawn(
+            [sys.executable, "-m", "payments.sandbox"], env=env, log=self.logs_dir / "sandbox.log"
+        )
+        wait_for(partial(port_open, self.config.host, self.config.sandbox_port), 30, "the sandbox")
+        self.say(f"sandbox    {self.sandbox_url}  (the development payment gateway)")
+
     def _env(self, name: str, public_key: Path | None = None) -> dict[str, str]:
         env = {
             **os.environ,
@@ -186,6 +208,8 @@ class SuiteStack:
             "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
             "SMTP_HOST": self.config.host,
             "SMTP_PORT": str(self.config.smtp_port),
+            "SANDBOX_URL": self.sandbox_url,
+            "PUBLIC_URL": self.url("payments"),
             **self.config.service_env,
         }
         if public_key is not None:
@@ -222,6 +246,7 @@ class SuiteStack:
             "kafka_bootstrap_servers": self.bootstrap_servers,
             "topic_prefix": self.config.topic_prefix,
             "services": {name: self.url(name) for name in SERVICES},
+            "sandbox_url": self.sandbox_url,
             "pids": {
                 **{name: p.pid for name, p in self.services.items()},
                 **(
@@ -231,6 +256,7 @@ class SuiteStack:
                 ),
                 **({"tansu": self.tansu.process.pid} if self.tansu and self.tansu.process else {}),
                 **({"mail": self.mail.pid} if self.mail else {}),
+                **({"sandbox": self.sandbox.pid} if self.sandbox else {}),
             },
         }
 

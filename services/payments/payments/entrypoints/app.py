@@ -1,13 +1,89 @@
-"""Builds the payments service: its settings, runtime and routes."""
+"""Builds the payments service: its settings, gateways, message handlers, routes and workers."""
 
-from shared.service import Service, build_service
+from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
+from shared.clock import Clock
+from shared.contract.escrow import EscrowRefunded, EscrowReleased, EscrowSettled, FundingRejected
+from shared.contract.payments import RequestPayout, RetryRefund, StartPayment
+from shared.service import BackgroundLoop, Service, build_service
+
+from payments.adapters.gateways.factory import build_gateways
+from payments.adapters.gateways.port import Gateways
+from payments.domain.errors import PaymentsRefusal
+from payments.domain.payout import Payout
+from payments.domain.refund import Refund
+from payments.entrypoints.http import routes
+from payments.service_layer import funding, payouts, refunds, views, wallets
+from payments.service_layer.dependencies import Dependencies
+from payments.service_layer.transfers import TransferWorker, polling
 from payments.settings import PaymentsSettings
 
 CONTEXT = "payments"
 
 
-def build(settings: PaymentsSettings | None = None) -> Service:
-    service = build_service(settings or PaymentsSettings(), package="payments", context=CONTEXT)
-    service.runtime.consume_commands("payment-commands")
+def build(
+    settings: PaymentsSettings | None = None,
+    *,
+    gateways: Gateways | None = None,
+    clock: Clock | None = None,
+) -> Service:
+    settings = settings or PaymentsSettings()
+    service = build_service(
+        settings, package="payments", context=CONTEXT, refusals=(PaymentsRefusal,), clock=clock
+    )
+    deps = Dependencies(
+        settings=settings,
+        gateways=gateways or build_gateways(settings),
+        db=service.db,
+        clock=service.clock,
+        source=settings.service_name,
+        nudge=service.relay.nudge,
+    )
+    _register_handlers(service, deps)
+    service.http.extend(routes(deps))
+    service.loops.extend(_workers(settings, deps))
     return service
+
+
+def _register_handlers(service: Service, deps: Dependencies) -> None:
+    runtime = service.runtime
+    runtime.consume_commands("payment-commands")
+    runtime.on_command(StartPayment)(partial(funding.start_payment, deps=deps))
+    runtime.on_command(RequestPayout)(partial(payouts.request_payout, deps=deps))
+    runtime.on_command(RetryRefund)(partial(refunds.retry_refund, deps=deps))
+    runtime.on_event(EscrowReleased)(partial(wallets.escrow_released, deps=deps))
+    runtime.on_event(EscrowSettled)(partial(wallets.escrow_settled, deps=deps))
+    runtime.on_event(EscrowRefunded)(partial(refunds.escrow_refunded, deps=deps))
+    runtime.on_event(FundingRejected)(partial(refunds.funding_rejected, deps=deps))
+
+
+def _workers(settings: PaymentsSettings, deps: Dependencies) -> list[BackgroundLoop]:
+    poll = timedelta(milliseconds=settings.worker_poll_interval_ms)
+    payout_worker = TransferWorker(
+        Payout,
+        "payout",
+        deps,
+        settings.schedule(settings.payout_max_attempts),
+        settings.transfer_lease,
+        settings.worker_batch_size,
+    )
+    refund_worker = TransferWorker(
+        Refund,
+        "refund",
+        deps,
+        settings.schedule(settings.refund_max_attempts),
+        settings.transfer_lease,
+        settings.worker_batch_size,
+    )
+    return [
+        polling(payout_worker.run_once, poll, "payouts"),
+        polling(refund_worker.run_once, poll, "refunds"),
+        polling(
+            partial(views.refresh_wallet_gauge, deps.db),
+            timedelta(seconds=settings.metrics_refresh_s),
+            "wallet gauge",
+        ),
+    ]

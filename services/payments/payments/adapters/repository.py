@@ -1,0 +1,216 @@
+"""Where the payments service touches its database: aggregates in and out, ledger postings,
+balances, and the due-work queries of the payout and refund workers.
+
+Every method runs in the caller's session (one unit of work per `Database.transaction()`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from shared.contract.payments import PaymentPurpose
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments.adapters.tables import (
+    ledger_entries,
+    ledger_transactions,
+    payments,
+    payouts,
+    refunds,
+)
+from payments.domain.ledger import Transaction
+from payments.domain.payment import Payment, PaymentStatus
+from payments.domain.payout import Payout
+from payments.domain.refund import Refund
+from payments.domain.transfer import OutgoingTransfer, TransferStatus
+
+T = TypeVar("T", bound=OutgoingTransfer)
+
+
+def _columns(obj: object) -> dict[str, Any]:
+    """The persisted fields of an aggregate (its recorded events are not state)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "events"}  # type: ignore[arg-type]
+
+
+def _load(cls: type[Any], row: Mapping[Any, Any], **enums: type[Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "events"}
+    values = {k: v for k, v in row.items() if k in names}
+    for name, enum in enums.items():
+        values[name] = enum(values[name])
+    return cls(**values)
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- payments --------------------------------------------------------------------------
+
+    async def add_payment(self, payment: Payment) -> None:
+        await self.session.execute(sa.insert(payments).values(**_columns(payment)))
+
+    async def get_payment(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        query = sa.select(payments).where(payments.c.payment_id == payment_id)
+        return await self._one_payment(query.with_for_update() if lock else query)
+
+    async def payment_by_token(self, gateway: str, token: str) -> Payment | None:
+        return await self._one_payment(
+            sa.select(payments).where(
+                payments.c.gateway == gateway, payments.c.session_token == token
+            )
+        )
+
+    async def received_payment_for_escrow(self, escrow_id: str) -> Payment | None:
+        return await self._one_payment(
+            sa.select(payments)
+            .where(
+                payments.c.escrow_id == escrow_id,
+                payments.c.status == PaymentStatus.RECEIVED.value,
+            )
+            .order_by(payments.c.created_at)
+            .limit(1)
+        )
+
+    async def save_payment(self, payment: Payment) -> None:
+        values = _columns(payment)
+        await self.session.execute(
+            sa.update(payments)
+            .where(payments.c.payment_id == payment.payment_id)
+            .values(**values, updated_at=sa.func.now())
+        )
+
+    async def _one_payment(self, query: sa.Select[Any]) -> Payment | None:
+        row = (await self.session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        payment: Payment = _load(Payment, row, purpose=PaymentPurpose, status=PaymentStatus)
+        return payment
+
+    # --- ledger ----------------------------------------------------------------------------
+
+    async def lock_account(self, account: str, currency: str) -> None:
+        """Serialise every debit of one account (held until the transaction ends)."""
+        await self.session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"{account}|{currency}")))
+        )
+
+    async def is_posted(self, key: str) -> bool:
+        found = await self.session.scalar(
+            sa.select(ledger_transactions.c.id).where(ledger_transactions.c.key == key)
+        )
+        return found is not None
+
+    async def post(self, transaction: Transaction, occurred_at: datetime) -> bool:
+        """Write one balanced transaction; False (and nothing written) if its key is posted."""
+        transaction_id = await self.session.scalar(
+            pg_insert(ledger_transactions)
+            .values(key=transaction.key, kind=transaction.kind.value, occurred_at=occurred_at)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(ledger_transactions.c.id)
+        )
+        if transaction_id is None:
+            return False
+        await self.session.execute(
+            sa.insert(ledger_entries),
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "account": e.account,
+                    "currency": e.currency,
+                    "amount": e.amount,
+                }
+                for e in transaction.entries
+            ],
+        )
+        return True
+
+    async def balance(self, account: str, currency: str) -> int:
+        total = await self.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(ledger_entries.c.amount), 0)).where(
+                ledger_entries.c.account == account, ledger_entries.c.currency == currency
+            )
+        )
+        return int(total or 0)
+
+    # --- payouts and refunds ---------------------------------------------------------------
+
+    async def add_payout(self, payout: Payout) -> None:
+        await self.session.execute(sa.insert(payouts).values(**_columns(payout)))
+
+    async def get_payout(self, payout_id: str, *, lock: bool = False) -> Payout | None:
+        return await self._one(Payout, payouts.c.payout_id == payout_id, lock)
+
+    async def save_payout(self, payout: Payout) -> None:
+        await self._save(payouts.c.payout_id == payout.payout_id, payout)
+
+    async def add_refund(self, refund: Refund) -> bool:
+        """False if this refund already exists (the event that causes it was replayed)."""
+        inserted = await self.session.execute(
+            pg_insert(refunds)
+            .values(**_columns(refund))
+            .on_conflict_do_nothing(index_elements=["refund_id"])
+            .returning(refunds.c.refund_id)
+        )
+        return inserted.first() is not None
+
+    async def get_refund(self, refund_id: str, *, lock: bool = False) -> Refund | None:
+        return await self._one(Refund, refunds.c.refund_id == refund_id, lock)
+
+    async def save_refund(self, refund: Refund) -> None:
+        await self._save(refunds.c.refund_id == refund.refund_id, refund)
+
+    async def refunded_total(self, payment_id: str) -> int:
+        total = await self.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(refunds.c.amount), 0)).where(
+                refunds.c.payment_id == payment_id
+            )
+        )
+        return int(total or 0)
+
+    async def claim_due(self, kind: type[T], now: datetime, limit: int) -> list[T]:
+        """Pending transfers whose time has come, locked so no other worker takes them."""
+        table = _TABLES[kind]
+        rows = (
+            (
+                await self.session.execute(
+                    sa.select(table)
+                    .where(table.c.status == TransferStatus.PENDING.value)
+                    .where(table.c.next_attempt_at <= now)
+                    .order_by(table.c.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [_load(kind, row, status=TransferStatus) for row in rows]
+
+    async def get_transfer(
+        self, kind: type[T], transfer_id: str, *, lock: bool = False
+    ) -> T | None:
+        return await self._one(kind, _KEYS[kind] == transfer_id, lock)
+
+    async def save_transfer(self, transfer: OutgoingTransfer) -> None:
+        await self._save(_KEYS[type(transfer)] == transfer.transfer_id, transfer)
+
+    async def _one(self, kind: type[T], where: sa.ColumnElement[bool], lock: bool) -> T | None:
+        query = sa.select(_TABLES[kind]).where(where)
+        row = (await self.session.execute(query.with_for_update() if lock else query)).mappings()
+        found = row.first()
+        return None if found is None else _load(kind, found, status=TransferStatus)
+
+    async def _save(self, where: sa.ColumnElement[bool], transfer: OutgoingTransfer) -> None:
+        table = _TABLES[type(transfer)]
+        await self.session.execute(
+            sa.update(table).where(where).values(**_columns(transfer), updated_at=sa.func.now())
+        )
+
+
+_TABLES: dict[type[Any], sa.Table] = {Payout: payouts, Refund: refunds}
+_KEYS: dict[type[Any], sa.Column[Any]] = {Payout: payouts.c.payout_id, Refund: refunds.c.refund_id}

@@ -1,0 +1,91 @@
+"""What the domain knows of payment gateways: the values that cross the gateway port.
+
+The port itself (`adapters.gateways.port.Gateway`) is implemented by the sandbox and by real PSP
+adapters; these values are all the service layer and the aggregates ever see of them.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    payment_id: str
+    amount: int
+    currency: str
+    description: str
+    callback_url: str
+
+
+@dataclass(frozen=True)
+class GatewaySession:
+    """An opened payment: the gateway's token for it and where to send the payer."""
+
+    token: str
+    redirect_url: str
+
+
+@dataclass(frozen=True)
+class CallbackClaim:
+    """What a callback says happened; never trusted until the gateway verifies it.
+
+    Fields the gateway's callback does not carry are None and are not compared.
+    """
+
+    token: str
+    status: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    order_id: str | None = None
+
+
+VerifiedStatus = Literal["paid", "failed", "pending"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The gateway's own server-side answer about a payment session.
+
+    `pending` (the payer has not finished) settles nothing: a callback that arrives before the
+    gateway knows the outcome is refused, so nobody can mark a payment failed while it is paid.
+    """
+
+    token: str
+    status: VerifiedStatus
+    amount: int | None = None
+    currency: str | None = None
+    order_id: str | None = None
+    reference: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Money leaving through a gateway: a payout to an IBAN, or a refund of a payment.
+
+    `transfer_id` is the idempotency key: the same id sent twice moves the money once.
+    """
+
+    transfer_id: str
+    amount: int
+    currency: str
+    destination: str
+
+
+class GatewayError(Exception):
+    """A gateway call did not succeed. `definitive` is True when the gateway answered that no
+    money moved; False when the outcome is unknown (timeout, 5xx, unreadable answer)."""
+
+    definitive: bool = False
+
+
+class GatewayUnavailable(GatewayError):
+    definitive = False
+
+
+class GatewayDeclined(GatewayError):
+    definitive = True
+
+
+class UnsupportedByGateway(GatewayDeclined):
+    """The gateway has no API for this operation (Zarinpal has no payout or refund API)."""

@@ -1,0 +1,80 @@
+"""Money leaving the platform through a gateway, attempt by attempt, until it lands or gives up.
+
+A transfer is claimed (its attempt counted and leased, so a crashed worker's claim expires and
+another picks it up), then its outcome is applied. The gateway request is idempotent on the
+transfer id, so re-sending after a crash or a timeout never moves the money twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from shared.contract.base import Event
+
+from payments.domain.ledger import Transaction
+from payments.domain.retry import RetrySchedule
+
+
+class TransferStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(kw_only=True)
+class OutgoingTransfer:
+    status: TransferStatus = TransferStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    reference: str | None = None
+    events: list[Event] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def transfer_id(self) -> str:
+        raise NotImplementedError
+
+    def claim(self, now: datetime, lease: timedelta) -> None:
+        """Count this attempt; nobody else tries it until the lease runs out."""
+        self.attempts += 1
+        self.next_attempt_at = now + lease
+
+    def succeeded(self, reference: str) -> Transaction:
+        self.status = TransferStatus.COMPLETED
+        self.reference = reference
+        self.next_attempt_at = None
+        self.last_error = None
+        self.events.append(self._completed_event())
+        return self._completed_transaction()
+
+    def attempt_failed(
+        self, error: str, *, definitive: bool, now: datetime, schedule: RetrySchedule
+    ) -> Transaction | None:
+        """Schedule the next attempt, or give up: the ledger transaction of giving up, if any."""
+        self.last_error = error
+        if schedule.exhausted(self.attempts) and self._may_give_up(definitive):
+            self.status = TransferStatus.FAILED
+            self.next_attempt_at = None
+            self.events.append(self._failed_event())
+            return self._failed_transaction()
+        self.next_attempt_at = now + schedule.delay_after(self.attempts)
+        return None
+
+    # --- what each kind of transfer decides ------------------------------------------------
+
+    def _may_give_up(self, definitive: bool) -> bool:
+        raise NotImplementedError
+
+    def _completed_event(self) -> Event:
+        raise NotImplementedError
+
+    def _failed_event(self) -> Event:
+        raise NotImplementedError
+
+    def _completed_transaction(self) -> Transaction:
+        raise NotImplementedError
+
+    def _failed_transaction(self) -> Transaction | None:
+        raise NotImplementedError

@@ -1,0 +1,76 @@
+"""The payments service's HTTP surface: gateway callbacks and the read API.
+
+`POST|GET /callbacks/{gateway}`: a gateway's callback (the sandbox POSTs signed JSON; Zarinpal
+sends the payer's browser back with a GET). Refused callbacks answer 4xx and record nothing; a
+gateway that cannot confirm now answers 502, and the callback may be repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from payments.adapters.gateways.port import IncomingCallback
+from payments.domain.errors import CallbackRejected
+from payments.domain.gateway import GatewayError
+from payments.service_layer import funding, views
+from payments.service_layer.dependencies import Dependencies
+
+log = logging.getLogger(__name__)
+
+View = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+def routes(deps: Dependencies) -> list[BaseRoute]:
+    async def callback(request: Request) -> Response:
+        name = request.path_params["gateway"]
+        gateway = deps.gateways.by_name.get(name)
+        if gateway is None:
+            return JSONResponse({"error": f"no gateway {name!r}"}, status_code=404)
+        incoming = IncomingCallback(
+            method=request.method,
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+        )
+        try:
+            payment = await funding.record_callback(gateway, incoming, deps)
+        except CallbackRejected as exc:
+            log.warning(
+                "refused %s callback from %s (%s): %s", name, _peer(request), exc.reason, exc
+            )
+            return JSONResponse({"error": exc.reason, "detail": str(exc)}, exc.status_code)
+        except GatewayError as exc:
+            log.warning("could not verify a %s callback: %s", name, exc)
+            return JSONResponse({"error": "gateway_unavailable"}, status_code=502)
+        return JSONResponse(funding.describe(payment))
+
+    def read(view: View, param: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            found = await view(deps.db, request.path_params[param])
+            if found is None:
+                return JSONResponse({"error": "not_found"}, status_code=404)
+            return JSONResponse(found)
+
+        return endpoint
+
+    async def totals(request: Request) -> Response:
+        return JSONResponse(await views.ledger_totals(deps.db))
+
+    return [
+        Route("/callbacks/{gateway}", callback, methods=["GET", "POST"]),
+        Route("/payments/{payment_id}", read(views.payment, "payment_id")),
+        Route("/wallets/{user_id}", read(views.wallet, "user_id")),
+        Route("/payouts/{payout_id}", read(views.payout, "payout_id")),
+        Route("/refunds/{refund_id}", read(views.refund, "refund_id")),
+        Route("/ledger/totals", totals),
+    ]
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "?"

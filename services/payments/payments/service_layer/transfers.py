@@ -1,0 +1,147 @@
+"""The payout and refund workers: background loops over the due-time of pending transfers.
+
+One round claims due transfers (counting the attempt and leasing the row, in its own short
+transaction), calls the gateway outside any transaction, then records the outcome under a row
+lock. State lives in the database, so a restarted service picks up where the old one stopped;
+the gateway request is idempotent on the transfer id, so re-sending never pays twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from shared.messaging.outbox import stage
+from shared.messaging.runtime import outgoing
+from shared.service import BackgroundLoop
+
+from payments import metrics
+from payments.adapters.repository import Repository
+from payments.domain.gateway import GatewayError, GatewayUnavailable, Transfer
+from payments.domain.ledger import Transaction
+from payments.domain.payout import Payout
+from payments.domain.refund import Refund
+from payments.domain.retry import RetrySchedule
+from payments.domain.transfer import OutgoingTransfer, TransferStatus
+from payments.service_layer.dependencies import Dependencies
+from payments.service_layer.posting import post
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", Payout, Refund)
+
+
+@dataclass
+class TransferWorker(Generic[T]):
+    kind: type[T]
+    flow: str  # "payout" or "refund", for metrics and logs
+    deps: Dependencies
+    schedule: RetrySchedule
+    lease: timedelta
+    batch_size: int
+
+    async def run_once(self) -> int:
+        """Attempt up to a batch of due transfers; how many were attempted."""
+        attempted = 0
+        # One claim at a time: a shutdown mid-round leaves at most one lease to run out.
+        while attempted < self.batch_size and (claimed := await self._claim()) is not None:
+            await self._attempt(claimed)
+            attempted += 1
+        return attempted
+
+    async def _claim(self) -> T | None:
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as session:
+            repo = Repository(session)
+            for transfer in await repo.claim_due(self.kind, now, limit=1):
+                transfer.claim(now, self.lease)
+                await repo.save_transfer(transfer)
+                return transfer
+        return None
+
+    async def _attempt(self, claimed: T) -> None:
+        try:
+            reference: str | None = await self._send(claimed)
+            error: GatewayError | None = None
+        except GatewayError as exc:
+            reference, error = None, exc
+        except Exception as exc:  # an adapter bug is an unknown outcome, never a "not paid"
+            log.exception("%s %s: unexpected gateway error", self.flow, claimed.transfer_id)
+            reference, error = None, GatewayUnavailable(repr(exc))
+        settled = await self._record(claimed, reference, error)
+        if settled is not None and settled.status is not TransferStatus.PENDING:
+            self.deps.nudge()
+            metrics.count(self.flow, settled.status.value, settled.currency, settled.amount)
+
+    async def _send(self, transfer: T) -> str:
+        gateway = self.deps.gateways.transfers
+        if isinstance(transfer, Payout):
+            request = Transfer(
+                transfer.payout_id, transfer.amount, transfer.currency, transfer.iban
+            )
+            return await gateway.payout(request)
+        request = Transfer(
+            transfer.refund_id, transfer.amount, transfer.currency, transfer.payment_token
+        )
+        return await gateway.refund(request)
+
+    async def _record(
+        self, claimed: T, reference: str | None, error: GatewayError | None
+    ) -> T | None:
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as session:
+            repo = Repository(session)
+            current = await repo.get_transfer(self.kind, claimed.transfer_id, lock=True)
+            if not _still_ours(current, claimed):
+                return None  # our lease ran out and another round moved on
+            assert current is not None
+            transaction: Transaction | None
+            if reference is not None:
+                transaction = current.succeeded(reference)
+            else:
+                assert error is not None
+                log.warning(
+                    "%s %s attempt %d failed: %s",
+                    self.flow,
+                    current.transfer_id,
+                    current.attempts,
+                    error,
+                )
+                transaction = current.attempt_failed(
+                    str(error), definitive=error.definitive, now=now, schedule=self.schedule
+                )
+            if transaction is not None:
+                await post(repo, transaction, now)
+            await repo.save_transfer(current)
+            await stage(session, [outgoing(e, source=self.deps.source) for e in current.events])
+        return current
+
+
+def _still_ours(current: OutgoingTransfer | None, claimed: OutgoingTransfer) -> bool:
+    return (
+        current is not None
+        and current.status is TransferStatus.PENDING
+        and current.attempts == claimed.attempts
+    )
+
+
+def polling(round_: Callable[[], Awaitable[int]], interval: timedelta, name: str) -> BackgroundLoop:
+    """A loop that runs `round_` back to back while it finds work, else every `interval`."""
+
+    async def loop(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                busy = await round_()
+            except Exception:  # the database may be away: try again next round
+                log.exception("%s round failed", name)
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), interval.total_seconds())
+
+    return loop

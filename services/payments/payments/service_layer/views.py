@@ -1,0 +1,123 @@
+"""The read side: payments, wallets with their entries, payouts, refunds, and ledger totals for
+reconciliation. Plain queries returning JSON-ready dicts; nothing here writes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from shared.db import Database
+
+from payments import metrics
+from payments.adapters.tables import (
+    ledger_entries,
+    ledger_transactions,
+    payments,
+    payouts,
+    refunds,
+)
+from payments.domain import ledger
+from payments.domain.iban import mask
+
+
+def _jsonable(row: Any) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(row).items()}
+
+
+async def _one(db: Database, query: sa.Select[Any]) -> dict[str, Any] | None:
+    async with db.transaction() as session:
+        row = (await session.execute(query)).mappings().first()
+    return None if row is None else _jsonable(row)
+
+
+async def payment(db: Database, payment_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(payments).where(payments.c.payment_id == payment_id))
+
+
+async def payout(db: Database, payout_id: str) -> dict[str, Any] | None:
+    found = await _one(db, sa.select(payouts).where(payouts.c.payout_id == payout_id))
+    if found is not None:
+        found["iban"] = mask(found["iban"])  # a read API is no place for a full account number
+    return found
+
+
+async def refund(db: Database, refund_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(refunds).where(refunds.c.refund_id == refund_id))
+
+
+async def wallet(db: Database, user_id: str, limit: int = 100) -> dict[str, Any]:
+    account = ledger.wallet(user_id)
+    async with db.transaction() as session:
+        balances = (
+            await session.execute(
+                sa.select(ledger_entries.c.currency, sa.func.sum(ledger_entries.c.amount))
+                .where(ledger_entries.c.account == account)
+                .group_by(ledger_entries.c.currency)
+            )
+        ).all()
+        entries = (
+            (
+                await session.execute(
+                    sa.select(
+                        ledger_transactions.c.key.label("transaction"),
+                        ledger_transactions.c.kind,
+                        ledger_transactions.c.occurred_at,
+                        ledger_entries.c.currency,
+                        ledger_entries.c.amount,
+                    )
+                    .join(ledger_transactions)
+                    .where(ledger_entries.c.account == account)
+                    .order_by(ledger_entries.c.id.desc())
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return {
+        "user_id": user_id,
+        "balances": {currency: int(total) for currency, total in balances},
+        "entries": [_jsonable(e) for e in entries],
+    }
+
+
+async def ledger_totals(db: Database) -> dict[str, Any]:
+    """Per currency: the sum of every account (always 0) and the balance of each account class,
+    plus any transaction that does not balance (always none): what reconciliation starts from."""
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                sa.select(
+                    ledger_entries.c.currency,
+                    ledger_entries.c.account,
+                    sa.func.sum(ledger_entries.c.amount),
+                ).group_by(ledger_entries.c.currency, ledger_entries.c.account)
+            )
+        ).all()
+        unbalanced = (
+            await session.execute(
+                sa.select(ledger_entries.c.transaction_id, ledger_entries.c.currency)
+                .group_by(ledger_entries.c.transaction_id, ledger_entries.c.currency)
+                .having(sa.func.sum(ledger_entries.c.amount) != 0)
+            )
+        ).all()
+    currencies: dict[str, dict[str, Any]] = {}
+    for currency, account, total in rows:
+        found = currencies.setdefault(currency, {"total": 0, "accounts": defaultdict(int)})
+        found["total"] += int(total)
+        found["accounts"][ledger.account_class(account)] += int(total)
+    for currency, found in currencies.items():
+        found["accounts"] = dict(found["accounts"])
+        metrics.WALLET_BALANCE.labels(currency).set(found["accounts"].get("wallet", 0))
+    return {
+        "currencies": currencies,
+        "unbalanced_transactions": [{"transaction_id": t, "currency": c} for t, c in unbalanced],
+    }
+
+
+async def refresh_wallet_gauge(db: Database) -> int:
+    """Keep `escrow_suite_wallet_balance_total` current (a background round)."""
+    await ledger_totals(db)
+    return 0

@@ -1,0 +1,65 @@
+"""The database itself refuses an unbalanced ledger transaction and any rewrite of history, even
+from code that bypasses the domain; and a posting's key is applied once."""
+
+import pytest
+import sqlalchemy as sa
+from payments.adapters.repository import Repository
+from payments.adapters.tables import ledger_entries, ledger_transactions
+from payments.domain import escrow_money
+from payments.testing.ledger import ledger_problems
+from shared.db import Database
+from shared.testing.harness import migrated
+from sqlalchemy.exc import DBAPIError
+
+pytestmark = pytest.mark.integration
+
+NOW = sa.func.now()
+
+
+@pytest.fixture
+async def db(database_url: str):
+    database = Database(await migrated("payments", database_url))
+    yield database
+    await database.dispose()
+
+
+async def _write(db: Database, *amounts: int) -> None:
+    async with db.transaction() as session:
+        tx_id = await session.scalar(
+            sa.insert(ledger_transactions)
+            .values(key="raw", kind="release", occurred_at=NOW)
+            .returning(ledger_transactions.c.id)
+        )
+        for account, amount in zip(("gateway-clearing", "wallet:u-1"), amounts, strict=True):
+            await session.execute(
+                sa.insert(ledger_entries).values(
+                    transaction_id=tx_id, account=account, currency="IRR", amount=amount
+                )
+            )
+
+
+async def test_an_unbalanced_transaction_cannot_be_committed(db: Database):
+    with pytest.raises(DBAPIError, match="does not balance"):
+        await _write(db, -100, 99)
+    await _write(db, -100, 100)  # the same shape, balanced, is accepted
+    assert await ledger_problems(db) == []
+
+
+async def test_the_ledger_is_append_only(db: Database):
+    await _write(db, -5, 5)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db.transaction() as session:
+            await session.execute(sa.update(ledger_entries).values(amount=6))
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with db.transaction() as session:
+            await session.execute(sa.delete(ledger_entries))
+
+
+async def test_a_posting_key_is_applied_once(db: Database):
+    tx = escrow_money.refund_reserved("k-1", "e1", "IRR", 10)
+    async with db.transaction() as session:
+        first = await Repository(session).post(tx, NOW)
+        second = await Repository(session).post(tx, NOW)
+    async with db.transaction() as session:
+        count = await session.scalar(sa.select(sa.func.count()).select_from(ledger_entries))
+    assert (first, second, count) == (True, False, 2)
