@@ -24,6 +24,7 @@ from shared.contract.payments import PaymentPurpose, RequestPayout, RetryRefund,
 
 app = typer.Typer(help="Payments: pay at the sandbox, wallets, payouts.", no_args_is_help=True)
 
+SUITE_FILE = Path(os.environ.get("ESCROW_VAR_DIR", "var")) / "suite.json"
 SuiteFile = Annotated[Path, typer.Option(help="The suite description `make run` writes.")]
 WATCHED = [
     "payment-started",
@@ -57,7 +58,9 @@ class Suite:
             payments_url=os.environ.get(
                 "PAYMENTS_URL", found.get("services", {}).get("payments", "http://127.0.0.1:8002")
             ),
-            sandbox_url=os.environ.get("SANDBOX_URL", "http://127.0.0.1:8010"),
+            sandbox_url=os.environ.get(
+                "SANDBOX_URL", found.get("sandbox_url", "http://127.0.0.1:8010")
+            ),
         )
 
     def client(self) -> SuiteClient:
@@ -129,7 +132,7 @@ def pay(
     currency: str = "IRR",
     payment_id: str | None = None,
     outcome: Annotated[str, typer.Option(help="paid, failed, or none (stop at the URL)")] = "paid",
-    suite_file: SuiteFile = Path("var/suite.json"),
+    suite_file: SuiteFile = SUITE_FILE,
 ) -> None:
     """Start a payment and complete it at the sandbox gateway."""
     if bool(escrow) == bool(payee):
@@ -147,7 +150,7 @@ def pay(
 
 
 @app.command()
-def wallet(user_id: str, suite_file: SuiteFile = Path("var/suite.json")) -> None:
+def wallet(user_id: str, suite_file: SuiteFile = SUITE_FILE) -> None:
     """A user's wallet balances and latest entries."""
     payments_url = Suite.load(suite_file).payments_url
     typer.echo(json.dumps(asyncio.run(read(payments_url, f"/wallets/{user_id}")), indent=2))
@@ -161,7 +164,7 @@ def payout(
     currency: str = "IRR",
     payout_id: str | None = None,
     wait: bool = True,
-    suite_file: SuiteFile = Path("var/suite.json"),
+    suite_file: SuiteFile = SUITE_FILE,
 ) -> None:
     """Send a contractor's wallet money to his bank account."""
     command = RequestPayout(
@@ -176,7 +179,7 @@ def payout(
 
 @app.command("retry-refund")
 def retry_refund(
-    refund_id: str, admin: str = "admin-1", suite_file: SuiteFile = Path("var/suite.json")
+    refund_id: str, admin: str = "admin-1", suite_file: SuiteFile = SUITE_FILE
 ) -> None:
     """An operator re-queues a refund that ran out of automatic retries."""
     command = RetryRefund(actor=Actor(user_id=admin, role=Role.ADMIN), refund_id=refund_id)

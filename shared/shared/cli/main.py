@@ -13,6 +13,7 @@ import typer
 
 from shared.cli.common import send_raw
 from shared.cli.config import CliConfig
+from shared.cli.reconcile import reconcile
 from shared.contract import registry
 
 app = typer.Typer(help="The escrow suite's command line.", no_args_is_help=True)
@@ -49,6 +50,9 @@ def types() -> None:
     """List every command and event type with its topic."""
     for spec in sorted(registry.SPECS.values(), key=lambda s: (s.kind, s.type)):
         typer.echo(f"{spec.kind:<8} {spec.type:<42} {spec.topic}")
+
+
+app.command()(reconcile)
 
 
 def _plug_in_service_commands() -> None:

@@ -103,6 +103,7 @@ async def ledger_totals(db: Database) -> dict[str, Any]:
                 .having(sa.func.sum(ledger_entries.c.amount) != 0)
             )
         ).all()
+        flows = await _gateway_flows(session)
     currencies: dict[str, dict[str, Any]] = {}
     for currency, account, total in rows:
         found = currencies.setdefault(currency, {"total": 0, "accounts": defaultdict(int)})
@@ -110,11 +111,31 @@ async def ledger_totals(db: Database) -> dict[str, Any]:
         found["accounts"][ledger.account_class(account)] += int(total)
     for currency, found in currencies.items():
         found["accounts"] = dict(found["accounts"])
+        found["gateway"] = flows.get(currency, {})
         metrics.WALLET_BALANCE.labels(currency).set(found["accounts"].get("wallet", 0))
     return {
         "currencies": currencies,
         "unbalanced_transactions": [{"transaction_id": t, "currency": c} for t, c in unbalanced],
     }
+
+
+async def _gateway_flows(session: Any) -> dict[str, dict[str, int]]:
+    """Per currency, what crossed the gateway by kind of transaction: money in (payments) is
+    taken from `gateway-clearing`, money out (payouts, refunds) goes back to it."""
+    rows = await session.execute(
+        sa.select(
+            ledger_entries.c.currency,
+            ledger_transactions.c.kind,
+            sa.func.sum(ledger_entries.c.amount),
+        )
+        .join(ledger_transactions, ledger_transactions.c.id == ledger_entries.c.transaction_id)
+        .where(ledger_entries.c.account == ledger.GATEWAY_CLEARING)
+        .group_by(ledger_entries.c.currency, ledger_transactions.c.kind)
+    )
+    flows: dict[str, dict[str, int]] = {}
+    for currency, kind, total in rows:
+        flows.setdefault(currency, {})[kind] = -int(total)
+    return flows
 
 
 async def refresh_wallet_gauge(db: Database) -> int:

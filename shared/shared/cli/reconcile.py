@@ -1,0 +1,153 @@
+"""`escrowctl reconcile`: does every rial the gateway brought in stand somewhere, exactly?
+
+Per currency, from the services' read APIs only (never their databases):
+
+    received from the gateway  ==  held in escrow (the escrow service's ledger)
+                                   + wallet balances + paid out + refunded + platform fees
+                                   + in flight (payouts and refunds under way)
+
+Everything but "held" comes from the payments service; "held" comes from the escrow service, so
+money the two services disagree about shows up as a difference. Two cross-checks are printed
+beside it: the payments service's view of escrowed money, and the fees both services charged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import typer
+from prometheus_client import Gauge, start_http_server
+
+from shared.cli.config import CliConfig
+
+DIFFERENCE = Gauge(
+    "escrow_suite_reconciliation_difference",
+    "Money received minus money accounted for, per currency (0 when the books agree)",
+    ["currency"],
+)
+
+
+@dataclass(frozen=True)
+class Books:
+    """One currency's figures, in minor units."""
+
+    currency: str
+    received: int
+    held_in_escrow: int
+    wallets: int
+    paid_out: int
+    refunded: int
+    fees: int
+    in_flight: int
+    escrowed_per_payments: int
+    fees_per_escrow: int
+
+    @property
+    def difference(self) -> int:
+        accounted = (
+            self.held_in_escrow
+            + self.wallets
+            + self.paid_out
+            + self.refunded
+            + self.fees
+            + self.in_flight
+        )
+        return self.received - accounted
+
+    @property
+    def mismatches(self) -> list[str]:
+        found = []
+        if self.difference:
+            found.append(f"{self.difference:+,} received but not accounted for")
+        if self.escrowed_per_payments != self.held_in_escrow:
+            found.append("payments and escrow disagree on the money in escrow")
+        if self.fees_per_escrow != self.fees:
+            found.append("payments and escrow disagree on the platform fees")
+        return found
+
+
+def books(escrow_totals: dict[str, Any], payments_totals: dict[str, Any]) -> list[Books]:
+    """Combine the two services' `/ledger/totals` answers into one set of books per currency."""
+    escrow = escrow_totals.get("currencies", {})
+    payments = payments_totals.get("currencies", {})
+    found = []
+    for currency in sorted(set(escrow) | set(payments)):
+        accounts = payments.get(currency, {}).get("accounts", {})
+        gateway = payments.get(currency, {}).get("gateway", {})
+        found.append(
+            Books(
+                currency=currency,
+                received=gateway.get("escrow_funding", 0) + gateway.get("direct_payment", 0),
+                held_in_escrow=escrow.get(currency, {}).get("escrow", 0),
+                wallets=accounts.get("wallet", 0),
+                paid_out=-gateway.get("payout_completed", 0),
+                refunded=-gateway.get("refund_completed", 0),
+                fees=accounts.get("platform:fees", 0),
+                in_flight=accounts.get("payouts-in-flight", 0)
+                + accounts.get("refunds-in-flight", 0),
+                escrowed_per_payments=accounts.get("escrow-holding", 0),
+                fees_per_escrow=escrow.get(currency, {}).get("platform", 0),
+            )
+        )
+    return found
+
+
+COLUMNS = [
+    ("received", "received"),
+    ("held in escrow", "held_in_escrow"),
+    ("wallets", "wallets"),
+    ("paid out", "paid_out"),
+    ("refunded", "refunded"),
+    ("fees", "fees"),
+    ("in flight", "in_flight"),
+    ("difference", "difference"),
+]
+
+
+def table(all_books: list[Books]) -> str:
+    header = f"{'currency':<9}" + "".join(f"{title:>18}" for title, _ in COLUMNS)
+    lines = [header, "-" * len(header)]
+    for book in all_books:
+        lines.append(
+            f"{book.currency:<9}" + "".join(f"{getattr(book, attr):>18,}" for _, attr in COLUMNS)
+        )
+        lines.extend(f"{'':<9}{book.currency}: {problem}" for problem in book.mismatches)
+    if not all_books:
+        lines.append("(no money has moved yet)")
+    return "\n".join(lines)
+
+
+def fetch(config: CliConfig) -> list[Books]:
+    def totals(service: str) -> dict[str, Any]:
+        base = config.services.get(service)
+        if not base:
+            raise typer.BadParameter(f"where {service} listens is unknown: start `make run`")
+        answer = httpx.get(f"{base}/ledger/totals", timeout=10)
+        answer.raise_for_status()
+        body: dict[str, Any] = answer.json()
+        return body
+
+    return books(totals("escrow"), totals("payments"))
+
+
+def reconcile(
+    every: float = typer.Option(0, help="repeat every N seconds, exposing the metric"),
+    metrics_port: int = typer.Option(0, help="serve escrow_suite_reconciliation_difference"),
+) -> None:
+    """Check, per currency, that every unit received is held, in a wallet, paid out, refunded,
+    a fee or in flight; print the books and exit 1 on any difference."""
+    if metrics_port:
+        start_http_server(metrics_port)
+    while True:
+        found = fetch(CliConfig.load())
+        for book in found:
+            DIFFERENCE.labels(book.currency).set(book.difference)
+        typer.echo(table(found))
+        if every <= 0:
+            if any(book.mismatches for book in found):
+                raise typer.Exit(1)
+            return
+        time.sleep(every)

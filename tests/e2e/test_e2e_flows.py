@@ -1,0 +1,207 @@
+"""The flows people use, through Kafka and the sandbox gateway only, against the whole suite.
+Every flow ends with `escrowctl reconcile` finding the books exact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+from shared.contract import escrow as wire
+from shared.contract.payments import RequestPayout
+
+pytestmark = pytest.mark.integration
+
+SHEBA = "IR820540102680020817909002"
+
+
+async def test_flow_1_agreed_escrow_paid_delivered_released_in_two_parts_then_paid_out(market):
+    emp, con = "f1-emp", "f1-con"
+    await market.contact(emp, "f1-emp@example.org")
+    await market.contact(con, "f1-con@example.org")
+    await market.contract("f1-c", emp, con, agreed=10_000_000)
+    await market.ok(
+        wire.CreateEscrow(
+            actor=market.employer(emp),
+            escrow_id="f1-e",
+            contract_id="f1-c",
+            kind=wire.EscrowKind.AGREED,
+            amount=6_000_000,
+        )
+    )
+    received = await market.pay("f1-e", 6_000_000, emp)
+    assert received["event"] == "payment-received" and received["guaranteed"] is True
+    await market.state("f1-e", "funded")
+    await market.ok(wire.DeliverWork(actor=market.contractor(con), escrow_id="f1-e"))
+    await market.ok(
+        wire.ReleaseEscrow(actor=market.employer(emp), escrow_id="f1-e", amount=2_000_000)
+    )
+    await market.ok(wire.ReleaseEscrow(actor=market.employer(emp), escrow_id="f1-e"))
+    released = await market.state("f1-e", "released")
+    assert (released.held, released.fees_charged) == (0, 600_000)
+
+    net = 6_000_000 - 600_000
+    await market.event("escrow-released", escrow__escrow_id="f1-e", escrow__held=0)
+    wallet = await _wallet(market, con, net)
+    assert wallet["balances"] == {"IRR": net}
+    await market.ok(
+        RequestPayout(
+            actor=market.contractor(con), payout_id="f1-out", amount=net, currency="IRR", iban=SHEBA
+        )
+    )
+    paid = await market.event("payout-completed", payout_id="f1-out")
+    assert paid["amount"] == net
+    assert (await _wallet(market, con, 0))["balances"] == {"IRR": 0}
+
+    deliveries = await _delivered(market, emp, "escrow.EscrowFunded.v1")
+    assert deliveries and all(d["status"] == "sent" for d in deliveries)
+    books = await market.reconciled()
+    assert "IRR" in books
+
+
+async def test_flow_4_a_payment_for_an_escrow_cancelled_meanwhile_is_refunded(market):
+    emp, con = "f4-emp", "f4-con"
+    await market.contract("f4-c", emp, con, agreed=None)
+    await market.ok(
+        wire.CreateEscrow(
+            actor=market.employer(emp),
+            escrow_id="f4-e",
+            contract_id="f4-c",
+            kind=wire.EscrowKind.INSTANT,
+            amount=300_000,
+        )
+    )
+    started = await market.pay("f4-e", 300_000, emp, outcome="none")
+    await market.ok(wire.CancelEscrow(actor=market.employer(emp), escrow_id="f4-e"))
+    await market.state("f4-e", "cancelled")
+    await market.complete_at_sandbox(started["redirect_url"])
+    rejected = await market.event("funding-rejected", escrow_id="f4-e")
+    assert rejected["reason_code"] == "not_awaiting_payment"
+    refund = await market.event("refund-completed", escrow_id="f4-e")
+    assert (refund["amount"], refund["cause"]) == (300_000, "funding_rejected")
+    await market.reconciled()
+
+
+async def test_flow_6_two_hundred_concurrent_lifecycles_end_in_the_right_state(market):
+    rng = random.Random(6)
+    endings = ["released", "refunded", "settled", "cancelled"]
+    plans = [(n, rng.choice(endings), rng.choice(list(wire.EscrowKind))) for n in range(200)]
+    gate = asyncio.Semaphore(40)
+
+    async def lifecycle(n: int, ending: str, kind: wire.EscrowKind) -> str:
+        async with gate:
+            emp, con, escrow_id = f"f6-emp-{n}", f"f6-con-{n}", f"f6-e-{n}"
+            amount = 100_000 + 1_000 * n
+            await market.contract(f"f6-c-{n}", emp, con, agreed=amount)
+            await market.ok(
+                wire.CreateEscrow(
+                    actor=market.employer(emp),
+                    escrow_id=escrow_id,
+                    contract_id=f"f6-c-{n}",
+                    kind=kind,
+                    amount=amount,
+                )
+            )
+            if ending == "cancelled":
+                await market.ok(wire.CancelEscrow(actor=market.employer(emp), escrow_id=escrow_id))
+                return (await market.state(escrow_id, "cancelled", timeout=120)).state
+            assert (await market.pay(escrow_id, amount, emp))["event"] == "payment-received"
+            await market.state(escrow_id, "funded", timeout=120)
+            await market.ok(wire.DeliverWork(actor=market.contractor(con), escrow_id=escrow_id))
+            if ending in ("refunded", "settled"):
+                part = amount if ending == "refunded" else amount // 3
+                await market.ok(
+                    wire.RefundEscrow(
+                        actor=market.contractor(con), escrow_id=escrow_id, amount=part
+                    )
+                )
+            if ending in ("released", "settled"):
+                await market.ok(wire.ReleaseEscrow(actor=market.employer(emp), escrow_id=escrow_id))
+            return (await market.state(escrow_id, ending, timeout=120)).state
+
+    ended = await asyncio.gather(*(lifecycle(*plan) for plan in plans))
+    assert ended == [ending for _, ending, _ in plans]
+    await market.reconciled(timeout=120)
+
+
+async def _wallet(market, user_id: str, expected: int) -> dict:
+    async with asyncio.timeout(30):
+        while True:
+            wallet = await market.read("payments", f"/wallets/{user_id}")
+            if wallet["balances"].get("IRR", 0) == expected:
+                return wallet
+            await asyncio.sleep(0.1)
+
+
+async def _delivered(market, user_id: str, event_type: str) -> list[dict]:
+    async with asyncio.timeout(30):
+        while True:
+            found = (await market.read("notifications", f"/deliveries?user_id={user_id}"))[
+                "deliveries"
+            ]
+            matching = [d for d in found if d.get("event_type") == event_type]
+            if matching and all(d["status"] in ("sent", "failed") for d in matching):
+                return matching
+            await asyncio.sleep(0.2)
+
+
+async def test_reconcile_names_a_difference_when_one_service_books_are_tampered_with(market):
+    """Tamper with the escrow service's (throwaway) database behind its back: a balanced but
+    unearned release. The books no longer agree with the payments service's, and reconcile says
+    so and exits non-zero; a compensating entry puts them right again."""
+    emp, con = "tamper-emp", "tamper-con"
+    await market.contract("tamper-c", emp, con, agreed=None)
+    await market.ok(
+        wire.CreateEscrow(
+            actor=market.employer(emp),
+            escrow_id="tamper-e",
+            contract_id="tamper-c",
+            kind=wire.EscrowKind.INSTANT,
+            amount=50_000,
+        )
+    )
+    await market.pay("tamper-e", 50_000, emp)
+    await market.state("tamper-e", "funded")
+    await market.reconciled()
+
+    await _post_behind_the_service(market, version=10_001, amount=1_234)
+    env = {**os.environ, "ESCROW_VAR_DIR": str(market.stack.config.var_dir)}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "shared.cli.main", "reconcile"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "IRR: +1,234 received but not accounted for" in done.stdout
+    assert "disagree on the money in escrow" in done.stdout
+
+    await _post_behind_the_service(market, version=10_002, amount=-1_234)
+    await market.reconciled()
+
+
+async def _post_behind_the_service(market, *, version: int, amount: int) -> None:
+    url = market.stack.database_urls["escrow"].replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            transaction_id = await conn.fetchval(
+                "INSERT INTO ledger_transactions (escrow_id, kind, escrow_version, occurred_at)"
+                " VALUES ('tamper-e', 'release', $1, now()) RETURNING id",
+                version,
+            )
+            await conn.executemany(
+                "INSERT INTO ledger_entries (transaction_id, account, currency, amount)"
+                " VALUES ($1, $2, 'IRR', $3)",
+                [
+                    (transaction_id, "escrow:tamper-e", -amount),
+                    (transaction_id, "contractor:tamper-con", amount),
+                ],
+            )
+    finally:
+        await conn.close()
