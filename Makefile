@@ -46,6 +46,10 @@ format: install
 typecheck: install
 	$(VENV)/bin/mypy shared/shared
 
+## Against a suite started with `make run` (in another terminal): a short marketplace story.
+demo: install
+	$(PY) -m shared.cli.demo
+
 ## The suite's AsyncAPI 3 document, from the code (committed; a test keeps it current).
 asyncapi: install
 	$(PY) -m shared.contract.asyncapi docs/asyncapi.json

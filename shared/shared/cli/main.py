@@ -14,7 +14,10 @@ import typer
 from shared.cli.common import send_raw
 from shared.cli.config import CliConfig
 from shared.cli.reconcile import reconcile
+from shared.client import SuiteClient
 from shared.contract import registry
+from shared.contract.directory import UserContactUpdated
+from shared.contract.envelope import new_event
 
 app = typer.Typer(help="The escrow suite's command line.", no_args_is_help=True)
 
@@ -53,6 +56,36 @@ def types() -> None:
 
 
 app.command()(reconcile)
+
+
+@app.command()
+def contact(
+    user_id: str,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str, typer.Option(help="fa or en")] = "fa",
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Publish a person's contact details on `user-contacts`, as the marketplace does."""
+    event = UserContactUpdated.model_validate(
+        {
+            "user_id": user_id,
+            "email": email,
+            "phone": phone,
+            "language": language,
+            "display_name": name,
+        }
+    )
+    config = CliConfig.load()
+
+    async def publish() -> None:
+        async with SuiteClient(config.bootstrap_servers, prefix=config.topic_prefix) as client:
+            await client.publish(
+                event.TOPIC, new_event(event, source="escrowctl").encode(), key=user_id
+            )
+
+    asyncio.run(publish())
+    typer.echo(json.dumps({"published": event.TOPIC, "user_id": user_id}))
 
 
 def _plug_in_service_commands() -> None:
