@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+#: where each service is, when no `var/suite.json` says: `<NAME>_URL`, e.g. ESCROW_URL
+SERVICE_NAMES = ("escrow", "payments", "disputes", "notifications")
+
+
 @dataclass(frozen=True)
 class CliConfig:
     bootstrap_servers: str
@@ -34,7 +38,11 @@ class CliConfig:
             if key_file and Path(key_file).exists()
             else None,
             services={
-                name: os.environ.get(f"{name.upper()}_URL", url)
-                for name, url in described.get("services", {}).items()
+                name: os.environ.get(f"{name.upper()}_URL", described_url)
+                for name, described_url in {
+                    **dict.fromkeys(SERVICE_NAMES, ""),
+                    **described.get("services", {}),
+                }.items()
+                if os.environ.get(f"{name.upper()}_URL", described_url)
             },
         )
