@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-
 #: where each service is, when no `var/suite.json` says: `<NAME>_URL`, e.g. ESCROW_URL
 SERVICE_NAMES = ("escrow", "payments", "disputes", "notifications")
 
