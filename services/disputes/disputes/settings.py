@@ -1,9 +1,36 @@
 """Settings of the disputes service (environment variables; see the README)."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
 from shared.settings import ServiceSettings
+
+from disputes.domain import DeadlinePolicy
+
+DAY_S = 24 * 3600
 
 
 class DisputesSettings(ServiceSettings):
     service_name: str = "disputes"
     http_port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/disputes"
+
+    #: DISPUTE_RESPONDENT_DEADLINE_S: how long the respondent has to answer once negotiation starts
+    dispute_respondent_deadline_s: int = 3 * DAY_S
+    #: how long before that deadline the respondent is reminded
+    dispute_respondent_reminder_before_s: int = DAY_S
+    #: after this long in negotiation without agreement, the dispute goes to arbitration
+    dispute_negotiation_window_s: int = 7 * DAY_S
+    #: the arbiter (or the admins, while none is assigned) is reminded after this long
+    dispute_arbitration_sla_s: int = 5 * DAY_S
+    dispute_timer_poll_interval_ms: int = 1000
+
+    def deadline_policy(self) -> DeadlinePolicy:
+        """The deadlines as the domain reads them; refuses zero, negative or inverted durations."""
+        return DeadlinePolicy(
+            respondent_deadline=timedelta(seconds=self.dispute_respondent_deadline_s),
+            respondent_reminder_before=timedelta(seconds=self.dispute_respondent_reminder_before_s),
+            negotiation_window=timedelta(seconds=self.dispute_negotiation_window_s),
+            arbitration_sla=timedelta(seconds=self.dispute_arbitration_sla_s),
+        )

@@ -1,0 +1,111 @@
+"""Loads and saves disputes (as snapshots) and their due deadlines.
+
+Every load for a change takes the row lock (`FOR UPDATE`), so two handlers acting on one dispute
+(a party's statement and a deadline firing) run one after the other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from disputes import domain
+from disputes.adapters.tables import dispute_timers, disputes
+from disputes.domain.states import OPEN_STATES
+
+
+class DisputeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._loaded_versions: dict[str, int] = {}
+
+    async def get(self, dispute_id: str, *, lock: bool = True) -> domain.Dispute | None:
+        query = sa.select(disputes.c.snapshot).where(disputes.c.dispute_id == dispute_id)
+        snapshot = await self.session.scalar(query.with_for_update() if lock else query)
+        return self._loaded(snapshot) if snapshot is not None else None
+
+    async def open_on_escrow(self, escrow_id: str) -> list[domain.Dispute]:
+        """The escrow's open disputes (at most one, by the partial unique index)."""
+        rows = await self.session.scalars(
+            sa.select(disputes.c.snapshot)
+            .where(disputes.c.escrow_id == escrow_id, disputes.c.state.in_(sorted(OPEN_STATES)))
+            .with_for_update()
+        )
+        return [self._loaded(snapshot) for snapshot in rows]
+
+    def _loaded(self, snapshot: dict[str, Any]) -> domain.Dispute:
+        dispute = domain.Dispute.from_snapshot(snapshot)
+        self._loaded_versions[dispute.dispute_id] = dispute.version
+        return dispute
+
+    async def save(self, dispute: domain.Dispute, policy: domain.DeadlinePolicy) -> None:
+        """Persist the dispute and replace its due timers with what it now waits on."""
+        before = self._loaded_versions.get(dispute.dispute_id)
+        if before == dispute.version:
+            return
+        values = _row(dispute)
+        if before is None:
+            await self.session.execute(sa.insert(disputes).values(**values))
+        else:
+            await self.session.execute(
+                sa.update(disputes)
+                .where(disputes.c.dispute_id == dispute.dispute_id)
+                .values(**values)
+            )
+        await self.reset_timers(dispute, policy)
+        self._loaded_versions[dispute.dispute_id] = dispute.version
+
+    async def reset_timers(self, dispute: domain.Dispute, policy: domain.DeadlinePolicy) -> None:
+        # What is due follows from the dispute as it now stands; fired rows stay as history.
+        await self.session.execute(
+            sa.delete(dispute_timers).where(
+                dispute_timers.c.dispute_id == dispute.dispute_id,
+                dispute_timers.c.fired_at.is_(None),
+            )
+        )
+        timers = dispute.timers(policy)
+        if timers:
+            await self.session.execute(
+                sa.insert(dispute_timers),
+                [
+                    {"dispute_id": dispute.dispute_id, "kind": t.kind, "due_at": t.due_at}
+                    for t in timers
+                ],
+            )
+
+    async def due_timers(self, now: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
+        """Claim due timers (skipping ones another replica holds): (id, dispute_id, kind)."""
+        rows = await self.session.execute(
+            sa.select(dispute_timers.c.id, dispute_timers.c.dispute_id, dispute_timers.c.kind)
+            .where(dispute_timers.c.fired_at.is_(None), dispute_timers.c.due_at <= now)
+            .order_by(dispute_timers.c.due_at, dispute_timers.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [(row.id, row.dispute_id, row.kind) for row in rows]
+
+    async def mark_fired(self, timer_id: int, now: datetime) -> None:
+        await self.session.execute(
+            sa.update(dispute_timers).where(dispute_timers.c.id == timer_id).values(fired_at=now)
+        )
+
+
+def _row(dispute: domain.Dispute) -> dict[str, Any]:
+    entries = dispute.timeline.entries
+    return {
+        "dispute_id": dispute.dispute_id,
+        "escrow_id": dispute.escrow_id,
+        "employer_id": dispute.employer_id,
+        "contractor_id": dispute.contractor_id,
+        "arbiter_id": dispute.arbiter_id,
+        "state": dispute.state,
+        "currency": dispute.currency,
+        "held_amount": dispute.held_amount,
+        "opened_at": entries[0].at,
+        "updated_at": entries[-1].at,
+        "version": dispute.version,
+        "snapshot": dispute.snapshot(),
+    }

@@ -1,0 +1,1 @@
+"""The disputes service's use cases: commands, the saga with the escrow service, deadlines."""

@@ -1,0 +1,68 @@
+"""The dispute deadlines (DESIGN §5): respondent reminder and deadline, negotiation window,
+arbitration SLA reminder.
+
+Due times live in the `dispute_timers` table, so they survive restarts. Each timer is claimed,
+marked and fired in one transaction (fire once); one that no longer applies — the respondent
+answered, the dispute moved on — is only marked. The same loop refreshes the state gauge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from shared.messaging.runtime import Runtime
+
+from disputes import domain, metrics
+from disputes.adapters.queries import count_by_state
+from disputes.service_layer.unit import DisputeUnit
+
+log = logging.getLogger(__name__)
+
+
+async def fire_next(runtime: Runtime, policy: domain.DeadlinePolicy) -> bool:
+    """Fire the earliest due timer, if any; True if one was handled."""
+    async with runtime.unit_of_work() as ctx:
+        unit = DisputeUnit(ctx, policy)
+        due = await unit.repo.due_timers(unit.now, limit=1)
+        if not due:
+            return False
+        timer_id, dispute_id, kind = due[0]
+        # Marked before the save, which replaces only the dispute's unfired timers.
+        await unit.repo.mark_fired(timer_id, unit.now)
+        dispute = await unit.dispute(dispute_id)
+        try:
+            fired = dispute.fire(kind, policy, unit.now)
+        except domain.DisputeRefusal:
+            fired = False  # the settings moved it later; the save below reschedules it
+        if fired:
+            await unit.save(dispute)
+        else:
+            await unit.repo.reset_timers(dispute, policy)
+    return True
+
+
+async def refresh_gauge(runtime: Runtime) -> None:
+    async with runtime.db.transaction() as session:
+        metrics.set_counts(await count_by_state(session))
+
+
+def deadline_loop(
+    runtime: Runtime, policy: domain.DeadlinePolicy, interval: float
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    async def loop(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                while await fire_next(runtime, policy):
+                    pass
+                await refresh_gauge(runtime)
+            except Exception:
+                log.warning("dispute deadlines could not run; will retry", exc_info=True)
+            try:
+                await asyncio.wait_for(stopping.wait(), interval)
+            except TimeoutError:
+                pass
+
+    return loop
