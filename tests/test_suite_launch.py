@@ -122,6 +122,17 @@ def test_escrowctl_drives_the_escrow_service(suite):
     assert shown["escrow"]["amount"] == 250_000
 
 
+def test_make_demo_plays_the_story_and_the_books_reconcile(suite):
+    env = {**os.environ, "ESCROW_VAR_DIR": str(suite["var"])}
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli.demo"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "A job that needs an arbiter" in done.stdout
+    assert "Final balances" in done.stdout
+    assert "disagree" not in done.stdout
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process(suite):
     launcher: subprocess.Popen[str] = suite["launcher"]
     pids = dict(suite["pids"])

@@ -11,8 +11,11 @@ import sys
 
 import asyncpg
 import pytest
+from payments.cli import pay_and_complete
+from shared.contract import disputes
 from shared.contract import escrow as wire
-from shared.contract.payments import RequestPayout
+from shared.contract.base import Actor, Role
+from shared.contract.payments import PaymentPurpose, RequestPayout, StartPayment
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +208,187 @@ async def _post_behind_the_service(market, *, version: int, amount: int) -> None
             )
     finally:
         await conn.close()
+
+
+async def test_flow_2_requested_escrow_disputed_escalated_and_split_by_an_arbiter(market):
+    emp, con, escrow_id, dispute_id = "f2-emp", "f2-con", "f2-e", "f2-d"
+    employer_, contractor_ = market.employer(emp), market.contractor(con)
+    await market.contract("f2-c", emp, con, agreed=None)
+    await market.ok(
+        wire.RequestEscrow(
+            actor=contractor_,
+            escrow_id=escrow_id,
+            contract_id="f2-c",
+            kind=wire.EscrowKind.INSTANT,
+            amount=1_000_000,
+        )
+    )
+    await market.ok(wire.AcceptEscrowRequest(actor=employer_, escrow_id=escrow_id))
+    await market.pay(escrow_id, 1_000_000, emp)
+    await market.state(escrow_id, "funded")
+    await market.ok(wire.DeliverWork(actor=contractor_, escrow_id=escrow_id))
+    await market.ok(
+        disputes.OpenDispute(
+            actor=contractor_,
+            dispute_id=dispute_id,
+            escrow_id=escrow_id,
+            reason="not_released",
+            statement="Delivered; no answer for two weeks.",
+        )
+    )
+    await market.state(escrow_id, "disputed")
+    await market.event("dispute-opened", dispute_id=dispute_id)
+    await _dispute_state(market, dispute_id, "negotiation")
+    await market.ok(
+        disputes.ProposeSettlement(
+            actor=contractor_, dispute_id=dispute_id, contractor_amount=1_000_000
+        )
+    )
+    await market.ok(
+        disputes.ProposeSettlement(
+            actor=employer_, dispute_id=dispute_id, contractor_amount=200_000
+        )
+    )
+    await market.ok(disputes.EscalateDispute(actor=contractor_, dispute_id=dispute_id))
+    await market.ok(
+        disputes.AssignArbiter(
+            actor=Actor(user_id="admin-1", role=Role.ADMIN),
+            dispute_id=dispute_id,
+            arbiter_id="arb-1",
+        )
+    )
+    wrong = await market.do(
+        disputes.IssueVerdict(
+            actor=Actor(user_id="arb-2", role=Role.ARBITER),
+            dispute_id=dispute_id,
+            contractor_amount=500_000,
+            employer_amount=500_000,
+        )
+    )
+    assert wrong.reason_code == "forbidden"
+    await market.ok(
+        disputes.IssueVerdict(
+            actor=Actor(user_id="arb-1", role=Role.ARBITER),
+            dispute_id=dispute_id,
+            contractor_amount=700_000,
+            employer_amount=300_000,
+        )
+    )
+    settled = await market.event("escrow-settled", dispute_id=dispute_id)
+    assert (settled["fee"], settled["contractor_net"], settled["employer_amount"]) == (
+        70_000,
+        630_000,
+        300_000,
+    )
+    assert (await _wallet(market, con, 630_000))["balances"] == {"IRR": 630_000}
+    refund = await market.event("refund-completed", escrow_id=escrow_id)
+    assert (refund["amount"], refund["cause"], refund["employer_id"]) == (
+        300_000,
+        "escrow_settled",
+        emp,
+    )
+    await _dispute_state(market, dispute_id, "closed")
+    await market.reconciled()
+
+
+async def test_flow_3_a_direct_payment_is_credited_at_once_and_cannot_be_disputed(market):
+    payer, payee = "f3-emp", "f3-con"
+    command = StartPayment(
+        actor=market.employer(payer),
+        payment_id="f3-pay",
+        purpose=PaymentPurpose.DIRECT,
+        amount=400_000,
+        currency="IRR",
+        payee_id=payee,
+    )
+    received = await pay_and_complete(market.client, command)
+    assert (received["event"], received["guaranteed"]) == ("payment-received", False)
+    assert (await _wallet(market, payee, 400_000))["balances"] == {"IRR": 400_000}
+    refused = await market.do(
+        disputes.OpenDispute(
+            actor=market.employer(payer),
+            dispute_id="f3-d",
+            escrow_id="f3-pay",
+            reason="quality",
+            statement="Not what I paid for.",
+        )
+    )
+    assert (refused.status, refused.reason_code) == ("rejected", "not_escrowed")
+    await market.reconciled()
+
+
+async def test_flow_5_release_and_dispute_sent_together_always_have_exactly_one_winner(market):
+    rng = random.Random(5)
+    emp, con = "f5-emp", "f5-con"
+    await market.contract("f5-c", emp, con, agreed=None)
+    for n in range(10):
+        escrow_id, dispute_id = f"f5-e-{n}", f"f5-d-{n}"
+        await market.ok(
+            wire.CreateEscrow(
+                actor=market.employer(emp),
+                escrow_id=escrow_id,
+                contract_id="f5-c",
+                kind=wire.EscrowKind.INSTANT,
+                amount=100_000,
+            )
+        )
+        await market.pay(escrow_id, 100_000, emp)
+        await market.state(escrow_id, "funded")
+        await market.ok(wire.DeliverWork(actor=market.contractor(con), escrow_id=escrow_id))
+        delay = rng.uniform(0, 0.05)
+
+        async def release(pause: float = delay if n % 2 else 0.0, eid: str = escrow_id):
+            await asyncio.sleep(pause)
+            return await market.do(wire.ReleaseEscrow(actor=market.employer(emp), escrow_id=eid))
+
+        async def dispute(
+            pause: float = 0.0 if n % 2 else delay, eid: str = escrow_id, did: str = dispute_id
+        ):
+            await asyncio.sleep(pause)
+            return await market.do(
+                disputes.OpenDispute(
+                    actor=market.contractor(con),
+                    dispute_id=did,
+                    escrow_id=eid,
+                    reason="not_released",
+                    statement="Releasing and disputing at once.",
+                )
+            )
+
+        released, opened = await asyncio.gather(release(), dispute())
+        if opened.accepted:  # the escrow service decides: frozen, or already released
+            dispute_won = await _dispute_outcome(market, dispute_id) == "negotiation"
+        else:  # the disputes service already knew from the snapshot that it was released
+            assert opened.reason_code == "invalid_state", opened
+            dispute_won = False
+        assert released.accepted != dispute_won, (n, released, opened)
+        if not released.accepted:
+            assert released.reason_code == "invalid_state"
+        escrow = await market.state(escrow_id, "released" if released.accepted else "disputed")
+        assert escrow.held + escrow.released_amount == 100_000
+    await market.reconciled()
+
+
+async def _dispute_state(market, dispute_id: str, state: str) -> dict:
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                found = await market.read("disputes", f"/disputes/{dispute_id}")
+            except Exception:
+                found = {}
+            if found.get("dispute", found).get("state") == state:
+                return found
+            await asyncio.sleep(0.2)
+
+
+async def _dispute_outcome(market, dispute_id: str) -> str:
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                found = await market.read("disputes", f"/disputes/{dispute_id}")
+                state = found.get("dispute", found).get("state")
+            except Exception:
+                state = None
+            if state in ("negotiation", "rejected"):
+                return state
+            await asyncio.sleep(0.1)

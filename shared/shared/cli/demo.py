@@ -211,13 +211,16 @@ def balances() -> None:
     )
     print(done.stdout, flush=True)
     print("Emails the parties received are in var/logs/mail.log.")
+    if done.returncode:
+        sys.exit("the books do not reconcile")
 
 
 def main() -> None:
     run = uuid.uuid4().hex[:6]  # the demo can be played again against the same suite
     good_job(run)
     disputed_job(run)
-    time.sleep(2)  # let the last refund and credits land before the books are read
+    wait_for_wallet(REZA, 4_500_000)  # the verdict's share, net of the fee
+    time.sleep(2)  # let the employer's refund land too before the books are read
     balances()
 
 
