@@ -29,8 +29,8 @@ import kubernetes_validate
 import yaml
 
 DEPLOY = Path(__file__).resolve().parent
-#: the oldest Kubernetes the manifests support (native preStop sleep, CronJob timeZone) and the
-#: newest kubernetes-validate knows
+#: the oldest Kubernetes the manifests support (native preStop sleep) and the newest
+#: kubernetes-validate knows
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 CRD_GROUPS = ("kafka.strimzi.io", "postgresql.cnpg.io", "monitoring.coreos.com")
 RULES_FILE = "escrow-suite-rules.yaml"

@@ -10,7 +10,10 @@ It writes, under deploy/base/:
 - kafka/users.yaml: a KafkaUser per service (and one for the marketplace) whose ACLs allow it to
   write only the topics it produces and read only the topics it consumes;
 - <service>/: the Deployment, Service, PodDisruptionBudget, ServiceAccount, migration Job and
-  CloudNativePG Cluster of each service, all cut from one template so the four stay alike.
+  CloudNativePG Cluster of each service, all cut from one template so the four stay alike;
+- reconcile/: the Deployment `escrow-suite-reconcile` running `escrowctl reconcile` against the
+  escrow and payments read APIs (their Services, never their databases), with its
+  ServiceAccount and PodDisruptionBudget, cut from the same security context and labels.
 
 Who produces a topic is the context of the event model that declares it; who consumes what is
 written down in CONSUMES below (DESIGN.md sections 3-5 and 7).
@@ -29,6 +32,7 @@ from typing import Any
 
 import yaml
 from shared.contract import directory, disputes, escrow, payments
+from shared.contract.asyncapi import consumers
 from shared.contract.registry import (
     COMMAND_RESULTS,
     COMMAND_TOPICS,
@@ -83,32 +87,12 @@ PUBLIC_EVENT_TOPICS = sorted(
         for t in EVENTS_BY_CONTEXT[ctx]
     }
 )
-#: the escrow lifecycle the disputes service follows (funding-rejected, contract and reminder
-#: events are not about a dispute)
-ESCROW_LIFECYCLE_TOPICS = sorted(
-    t
-    for t in EVENTS_BY_CONTEXT[escrow.CONTEXT]
-    if t.startswith("escrow-") or t in ("work-delivered", "changes-requested")
-)
-COMMAND_TOPIC_OF = {ctx: topic for topic, ctx in COMMAND_TOPICS.items()}
 
+#: who consumes what: read from each service's registered handlers, the same source as the
+#: AsyncAPI document, so a new handler cannot be left out of its ACLs
 CONSUMES: dict[str, list[str]] = {
-    "escrow": [
-        COMMAND_TOPIC_OF[escrow.CONTEXT],
-        "payment-received",
-        "dispute-opened",
-        "dispute-withdrawn",
-        "verdict-issued",
-    ],
-    "payments": [
-        COMMAND_TOPIC_OF[payments.CONTEXT],
-        "escrow-released",
-        "escrow-settled",
-        "escrow-refunded",
-        "funding-rejected",
-    ],
-    "disputes": [COMMAND_TOPIC_OF[disputes.CONTEXT], *ESCROW_LIFECYCLE_TOPICS],
-    "notifications": [directory.UserContactUpdated.TOPIC, *PUBLIC_EVENT_TOPICS],
+    name: sorted(t for t, readers in consumers().items() if name in readers)
+    for name in ("escrow", "payments", "disputes", "notifications")
 }
 
 
@@ -417,6 +401,124 @@ def deployment(s: ServiceSpec) -> dict[str, Any]:
     }
 
 
+# --- reconciliation ----------------------------------------------------------------------------
+
+RECONCILE = "escrow-suite-reconcile"
+RECONCILE_APP = "reconcile"
+#: `escrowctl reconcile` reads `GET /ledger/totals` of these services (<NAME>_URL), nothing else
+RECONCILE_READS = ("escrow", "payments")
+RECONCILE_EVERY_S = 300
+RECONCILE_METRICS_PORT = 9108
+#: nothing to drain: a reconciliation cut short is simply run again by the next pod
+RECONCILE_TERMINATION_GRACE_S = 10
+
+
+def reconcile_selector() -> dict[str, str]:
+    return {"app.kubernetes.io/name": RECONCILE_APP, "app.kubernetes.io/instance": RECONCILE_APP}
+
+
+def reconcile_labels() -> dict[str, str]:
+    meta = tomllib.loads((ROOT / "shared" / "pyproject.toml").read_text())
+    return {
+        **reconcile_selector(),
+        "app.kubernetes.io/component": "reconciliation",
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/version": str(meta["project"]["version"]),
+        "app.kubernetes.io/managed-by": "kustomize",
+    }
+
+
+def service_url(name: str) -> str:
+    """The in-cluster URL of a service's read API: its Service (see `service()`) and port."""
+    (s,) = [s for s in SERVICES if s.name == name]
+    return f"http://{s.name}:{s.port}"
+
+
+def reconcile_deployment() -> dict[str, Any]:
+    def metrics_probe(period: int, failures: int) -> dict[str, Any]:
+        # prometheus_client's server answers on any path; /metrics is the one scraped
+        return {
+            "httpGet": {"path": "/metrics", "port": "metrics"},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": failures,
+        }
+
+    app = {
+        "name": RECONCILE_APP,
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        # `command` replaces the image's entrypoint (tini, python -m): tini stays PID 1 so that
+        # SIGTERM reaches escrowctl (a Python PID 1 without a handler would ignore it)
+        "command": [
+            "/usr/bin/tini",
+            "--",
+            "escrowctl",
+            "reconcile",
+            "--every",
+            str(RECONCILE_EVERY_S),
+            "--metrics-port",
+            str(RECONCILE_METRICS_PORT),
+        ],
+        "ports": [{"name": "metrics", "containerPort": RECONCILE_METRICS_PORT, "protocol": "TCP"}],
+        "livenessProbe": metrics_probe(10, 3),
+        "readinessProbe": metrics_probe(5, 3),
+        "resources": SMALL,
+        # the read APIs only: no database secret, no Kafka credentials, no settings ConfigMap
+        "env": [
+            *({"name": f"{n.upper()}_URL", "value": service_url(n)} for n in RECONCILE_READS),
+            {"name": "TMPDIR", "value": "/tmp"},
+        ],
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": RECONCILE, "labels": reconcile_labels()},
+        "spec": {
+            # one reconciler is enough: a second would only repeat the same reads
+            "replicas": 1,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": reconcile_selector()},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": reconcile_labels()},
+                "spec": {
+                    "serviceAccountName": RECONCILE,
+                    "automountServiceAccountToken": False,
+                    "securityContext": POD_SECURITY,
+                    "terminationGracePeriodSeconds": RECONCILE_TERMINATION_GRACE_S,
+                    "containers": [app],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def reconcile_pdb() -> dict[str, Any]:
+    # maxUnavailable (not minAvailable): a single pod must never block a node drain
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": RECONCILE, "labels": reconcile_labels()},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": reconcile_selector()}},
+    }
+
+
+def reconcile_service_account() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": RECONCILE, "labels": reconcile_labels()},
+        "automountServiceAccountToken": False,
+    }
+
+
 def migrate_job(s: ServiceSpec) -> dict[str, Any]:
     job = container(s, "migrate", args=[s.name, "migrate"], resources=SMALL)
     return {
@@ -536,6 +638,14 @@ def render(prefix: str = "") -> dict[str, str]:
         for filename, make in parts.items():
             files[f"base/{s.name}/{filename}"] = dump([make(s)])
         files[f"base/{s.name}/kustomization.yaml"] = dump([kustomization(list(parts))])
+    reconcile_parts = {
+        "serviceaccount.yaml": reconcile_service_account,
+        "deployment.yaml": reconcile_deployment,
+        "pdb.yaml": reconcile_pdb,
+    }
+    for filename, make_reconcile in reconcile_parts.items():
+        files[f"base/reconcile/{filename}"] = dump([make_reconcile()])
+    files["base/reconcile/kustomization.yaml"] = dump([kustomization(list(reconcile_parts))])
     return files
 
 

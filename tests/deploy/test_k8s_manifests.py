@@ -6,10 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from notifications.entrypoints import app as notifications_app
+from shared.contract import escrow as escrow_wire
 
 OVERLAYS = ("dev", "prod")
 SERVICES = {"escrow": 8001, "payments": 8002, "disputes": 8003, "notifications": 8004}
 RECOMMENDED = ("name", "instance", "component", "part-of", "version", "managed-by")
+RECONCILE = "escrow-suite-reconcile"
+#: what `escrowctl reconcile` reads: GET /ledger/totals of these services, via <NAME>_URL
+RECONCILE_READS = ("escrow", "payments")
 
 
 def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -133,9 +138,118 @@ def test_service_pdb_migrations_and_database(
     assert cluster["spec"]["enableSuperuserAccess"] is False
 
 
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels, matchExpressions In/NotIn/Exists) on labels."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        value, op = labels.get(e["key"]), e["operator"]
+        if op == "In" and value not in e["values"]:
+            return False
+        if op == "NotIn" and value in e["values"]:
+            return False
+        if op == "Exists" and value is None:
+            return False
+        if op == "DoesNotExist" and value is not None:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_reconcile_is_probed_restricted_and_labelled(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    assert not of_kind(docs, "CronJob"), "reconciliation is a long-running Deployment"
+    deployment = find(docs, "Deployment", RECONCILE)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    for labels in (deployment["metadata"]["labels"], pod_labels):
+        for key in RECOMMENDED:
+            assert labels.get(f"app.kubernetes.io/{key}"), f"reconcile: no app.kubernetes.io/{key}"
+        assert labels["app.kubernetes.io/name"] == "reconcile"
+        assert labels["app.kubernetes.io/part-of"] == "escrow-suite"
+    selector = deployment["spec"]["selector"]
+    assert selects(selector, pod_labels)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    assert find(docs, "ServiceAccount", pod["serviceAccountName"])
+    assert pod["terminationGracePeriodSeconds"] > 0
+    assert not pod.get("initContainers")
+    (app,) = pod["containers"]
+    assert app["command"][-6:] == [
+        "escrowctl",
+        "reconcile",
+        "--every",
+        "300",
+        "--metrics-port",
+        "9108",
+    ]
+    assert app["command"][:2] == ["/usr/bin/tini", "--"], "tini stays PID 1 (the image's own)"
+    assert app["ports"] == [{"name": "metrics", "containerPort": 9108, "protocol": "TCP"}]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert app[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert app["resources"]["requests"] and app["resources"]["limits"]["memory"]
+    security = app["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["runAsNonRoot"] is True
+    assert security["seccompProfile"]["type"] == "RuntimeDefault"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    tmp = [m for m in app["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert tmp and "emptyDir" in volumes[tmp[0]["name"]]
+    pdb = find(docs, "PodDisruptionBudget", RECONCILE)
+    assert pdb["spec"]["selector"] == selector
+    assert pdb["spec"].get("maxUnavailable") == 1, "a single pod must not block node drains"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_reconcile_reads_the_read_apis_never_a_database(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    pod = find(docs, "Deployment", RECONCILE)["spec"]["template"]["spec"]
+    (app,) = pod["containers"]
+    env = env_of(app)
+    for service in RECONCILE_READS:
+        svc = find(docs, "Service", service)
+        port = svc["spec"]["ports"][0]["port"]
+        assert env[f"{service.upper()}_URL"]["value"] == f"http://{service}:{port}"
+    assert not any("valueFrom" in e for e in env.values()), "no secret, no database credentials"
+    assert not any("DATABASE" in name or name.startswith("DB_") for name in env)
+    assert not app.get("envFrom"), "not even the settings ConfigMap"
+    assert all(set(v) == {"name", "emptyDir"} for v in pod["volumes"]), "no mounted Secret"
+    assert not any(k in str(pod) for k in ("-db-app", "secretKeyRef", "secretName")), (
+        "no database secret anywhere in the pod"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_podmonitor_scrapes_every_service_and_the_reconciler(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    (monitor,) = of_kind(docs, "PodMonitor")
+    endpoints = {e["port"]: e for e in monitor["spec"]["podMetricsEndpoints"]}
+    for name in (*SERVICES, RECONCILE):
+        pod = find(docs, "Deployment", name)["spec"]["template"]
+        assert selects(monitor["spec"]["selector"], pod["metadata"]["labels"]), name
+        (app,) = pod["spec"]["containers"]
+        scraped = [p["name"] for p in app["ports"] if p["name"] in endpoints]
+        assert len(scraped) == 1, f"{name}: scraped on exactly one port, not {scraped}"
+        assert endpoints[scraped[0]]["path"] == "/metrics"
+
+
 def test_prod_is_highly_available(rendered: dict[str, Any]) -> None:
     docs = rendered["prod"]
-    assert all(d["spec"]["replicas"] >= 2 for d in of_kind(docs, "Deployment"))
+    assert all(
+        d["spec"]["replicas"] >= 2
+        for d in of_kind(docs, "Deployment")
+        if d["metadata"]["name"] != RECONCILE
+    )
+    assert find(docs, "Deployment", RECONCILE)["spec"]["replicas"] == 1, "one reconciler"
     assert all(d["spec"]["instances"] >= 3 for d in of_kind(docs, "Cluster"))
     assert all(t["spec"]["replicas"] >= 3 for t in of_kind(docs, "KafkaTopic"))
 
@@ -199,14 +313,16 @@ def test_kafka_users_write_only_their_topics_and_read_what_they_consume(
             "escrow-refunded",
             "funding-rejected",
         },
-        "disputes": {"dispute-commands", *generate.ESCROW_LIFECYCLE_TOPICS},
-        "notifications": {
-            "user-contacts",
-            *events["escrow"],
-            *events["payments"],
-            *events["disputes"],
+        # every escrow event that carries the escrow's snapshot, from which disputes learns
+        "disputes": {
+            "dispute-commands",
+            "escrow-dispute-rejected",
+            *(m.TOPIC for m in escrow_wire.EVENTS if issubclass(m, escrow_wire.EscrowEvent)),
         },
+        # the public events its rules table tells someone about (see notifications' rules)
+        "notifications": set(notifications_app.build().runtime.topics),
     }
+    assert expected_reads["notifications"] >= {"user-contacts", "escrow-funded", "verdict-issued"}
     assert "funding-rejected" not in expected_reads["disputes"]
     assert {"work-delivered", "changes-requested", "escrow-released"} <= expected_reads["disputes"]
     for service, context in (
@@ -275,3 +391,7 @@ def test_alerts_cover_what_matters_for_money(check: Any, rendered: dict[str, Any
     ):
         assert metric in expressions, metric
     assert all(r["labels"]["severity"] in ("warning", "critical") for r in rules)
+    (down,) = [r for r in rules if r.get("alert") == "EscrowSuiteServiceDown"]
+    assert all(job in down["expr"] for job in (*SERVICES, "reconcile")), (
+        "a dead reconciler would silence the reconciliation alert"
+    )

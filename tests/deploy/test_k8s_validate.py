@@ -53,10 +53,10 @@ def test_validate_sh_fails_on_a_broken_manifest(tmp_path: Path, promtool: str) -
 
 BROKEN = {
     "core resource (kubernetes-validate)": (
-        "base/reconcile/cronjob.yaml",
-        "backoffLimit: 2",
-        "backoffLimit: twice",
-        "CronJob/escrow-suite-reconcile",
+        "base/reconcile/deployment.yaml",
+        "terminationGracePeriodSeconds: 10",
+        "terminationGracePeriodSeconds: ten",
+        "Deployment/escrow-suite-reconcile",
     ),
     "unknown field in a core resource (strict)": (
         "base/escrow/service.yaml",

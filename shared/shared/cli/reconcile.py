@@ -142,7 +142,15 @@ def reconcile(
     if metrics_port:
         start_http_server(metrics_port)
     while True:
-        found = fetch(CliConfig.load())
+        try:
+            found = fetch(CliConfig.load())
+        except (httpx.HTTPError, ValueError) as exc:
+            if every <= 0:
+                raise
+            # A service restarting must not restart the reconciler: try again next round.
+            typer.echo(f"could not read the books: {exc}", err=True)
+            time.sleep(every)
+            continue
         for book in found:
             DIFFERENCE.labels(book.currency).set(book.difference)
         typer.echo(table(found))
