@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import typer
-from shared.cli.common import execute, show
+from shared.cli.common import As, act, show
 
 app = typer.Typer(help="Disputes (arbitration, داوری) of secure payments.", no_args_is_help=True)
 
-As = Annotated[str, typer.Option("--as", help="the acting user's id")]
 Role = Annotated[str, typer.Option(help="the acting party: employer or contractor")]
 EvidenceFile = Annotated[
     Path | None,
@@ -21,8 +20,7 @@ EvidenceFile = Annotated[
 
 
 def _send(name: str, role: str, user: str, **data: Any) -> None:
-    body = {k: v for k, v in data.items() if v is not None}
-    execute(f"disputes.{name}.v1", {"actor": {"user_id": user, "role": role}, **body})
+    act(f"disputes.{name}.v1", role, user, **data)
 
 
 @app.command("open")

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from shared.cli.common import execute, show
+from shared.cli.common import As, act, show
 
 app = typer.Typer(help="Contracts and secure payments (escrows).", no_args_is_help=True)
 
-As = Annotated[str, typer.Option("--as", help="the acting user's id")]
 Amount = Annotated[int | None, typer.Option(help="minor units; default: all that is held")]
 
 
 def _send(name: str, role: str, user: str, **data: Any) -> None:
-    body = {k: v for k, v in data.items() if v is not None}
-    execute(f"escrow.{name}.v1", {"actor": {"user_id": user, "role": role}, **body})
+    act(f"escrow.{name}.v1", role, user, **data)
 
 
 @app.command("open-contract")

@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -59,6 +59,16 @@ def execute(type_: str, data: dict[str, Any], *, command_id: str | None = None) 
     typer.echo(result.model_dump_json(indent=2))
     if not result.accepted:
         raise typer.Exit(1)
+
+
+def act(type_: str, role: str, user: str, **data: Any) -> None:
+    """Send `type_` as `user` acting as `role`, leaving out the options not given."""
+    body = {key: value for key, value in data.items() if value is not None}
+    execute(type_, {"actor": {"user_id": user, "role": role}, **body})
+
+
+#: the `--as` option every acting subcommand takes
+As = Annotated[str, typer.Option("--as", help="the acting user's id")]
 
 
 def show(service: str, path: str) -> None:
