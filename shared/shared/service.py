@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,6 +43,24 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def polling(round_: Callable[[], Awaitable[int]], interval: timedelta, name: str) -> BackgroundLoop:
+    """A loop that runs `round_` back to back while it finds work, else every `interval`;
+    a failed round (the database may be away) is logged and tried again next time."""
+
+    async def loop(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                busy = await round_()
+            except Exception:
+                log.exception("%s round failed", name)
+                busy = 0
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), interval.total_seconds())
+
+    return loop
 
 
 @dataclass

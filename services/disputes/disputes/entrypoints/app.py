@@ -4,18 +4,20 @@ a snapshot, runs the deadline loop and serves the read API."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from shared.clock import Clock
 from shared.contract import disputes as wire
 from shared.contract import escrow as escrow_wire
 from shared.messaging.runtime import HandlerContext
-from shared.service import Service, build_service
+from shared.service import Service, build_service, polling
 
 from disputes import domain
 from disputes.entrypoints.http import routes
 from disputes.service_layer import commands, events
-from disputes.service_layer.deadlines import deadline_loop
+from disputes.service_layer.deadlines import deadlines_round
 from disputes.service_layer.unit import DisputeUnit
 from disputes.settings import DisputesSettings
 
@@ -70,6 +72,8 @@ def build(settings: DisputesSettings | None = None, clock: Clock | None = None) 
     for model, handler in SAGA.items():
         runtime.on_event(model)(bind(handler))
     service.http = routes(service.db)
-    interval = settings.dispute_timer_poll_interval_ms / 1000
-    service.loops.append(deadline_loop(runtime, policy, interval))
+    interval = timedelta(milliseconds=settings.dispute_timer_poll_interval_ms)
+    service.loops.append(
+        polling(partial(deadlines_round, runtime, policy), interval, "dispute deadlines")
+    )
     return service

@@ -8,10 +8,7 @@ answered, the dispute moved on — is only marked. The same loop refreshes the s
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from shared.messaging.runtime import Runtime
 
@@ -49,20 +46,10 @@ async def refresh_gauge(runtime: Runtime) -> None:
         metrics.set_counts(await count_by_state(session))
 
 
-def deadline_loop(
-    runtime: Runtime, policy: domain.DeadlinePolicy, interval: float
-) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    async def loop(stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                while await fire_next(runtime, policy):
-                    pass
-                await refresh_gauge(runtime)
-            except Exception:
-                log.warning("dispute deadlines could not run; will retry", exc_info=True)
-            try:
-                await asyncio.wait_for(stopping.wait(), interval)
-            except TimeoutError:
-                pass
-
-    return loop
+async def deadlines_round(runtime: Runtime, policy: domain.DeadlinePolicy) -> int:
+    """Fire every due deadline, then refresh the disputes-by-state gauge; returns how many."""
+    fired = 0
+    while await fire_next(runtime, policy):
+        fired += 1
+    await refresh_gauge(runtime)
+    return fired

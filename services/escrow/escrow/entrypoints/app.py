@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from shared.clock import Clock
@@ -11,12 +13,12 @@ from shared.contract import disputes as disputes_wire
 from shared.contract import escrow as wire
 from shared.contract.payments import PaymentReceived
 from shared.messaging.runtime import HandlerContext
-from shared.service import Service, build_service
+from shared.service import Service, build_service, polling
 
 from escrow import domain
 from escrow.entrypoints.http import routes
 from escrow.service_layer import commands, events
-from escrow.service_layer.timers import timer_loop
+from escrow.service_layer.timers import timers_round
 from escrow.service_layer.unit import EscrowUnit, Rules
 from escrow.settings import EscrowSettings
 
@@ -61,5 +63,6 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
     for event, handler in EVENTS.items():
         runtime.on_event(event)(bind(handler))
     service.http = routes(service.db)
-    service.loops.append(timer_loop(runtime, rules, settings.timer_poll_interval_ms / 1000))
+    interval = timedelta(milliseconds=settings.timer_poll_interval_ms)
+    service.loops.append(polling(partial(timers_round, runtime, rules), interval, "escrow timers"))
     return service

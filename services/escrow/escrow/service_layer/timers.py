@@ -7,7 +7,6 @@ paid, released, disputed meanwhile — is refused by the domain and only marked.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from shared.messaging.runtime import Runtime
@@ -51,20 +50,12 @@ async def fire_next(runtime: Runtime, rules: Rules) -> bool:
     return True
 
 
-def timer_loop(runtime: Runtime, rules: Rules, interval: float):  # type: ignore[no-untyped-def]
-    async def loop(stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                while await fire_next(runtime, rules):
-                    pass
-                async with runtime.db.transaction() as session:
-                    for currency, held in (await held_per_currency(session)).items():
-                        metrics.MONEY_HELD.labels(currency).set(held)
-            except Exception:
-                log.warning("escrow timers could not run; will retry", exc_info=True)
-            try:
-                await asyncio.wait_for(stopping.wait(), interval)
-            except TimeoutError:
-                pass
-
-    return loop
+async def timers_round(runtime: Runtime, rules: Rules) -> int:
+    """Fire every due timer, then refresh the money-held gauge; returns how many fired."""
+    fired = 0
+    while await fire_next(runtime, rules):
+        fired += 1
+    async with runtime.db.transaction() as session:
+        for currency, held in (await held_per_currency(session)).items():
+            metrics.MONEY_HELD.labels(currency).set(held)
+    return fired

@@ -8,7 +8,7 @@ from functools import partial
 from shared.clock import Clock
 from shared.contract.escrow import EscrowRefunded, EscrowReleased, EscrowSettled, FundingRejected
 from shared.contract.payments import RequestPayout, RetryRefund, StartPayment
-from shared.service import BackgroundLoop, Service, build_service
+from shared.service import BackgroundLoop, Service, build_service, polling
 
 from payments.adapters.gateways.factory import build_gateways
 from payments.adapters.gateways.port import Gateways
@@ -18,7 +18,7 @@ from payments.domain.refund import Refund
 from payments.entrypoints.http import routes
 from payments.service_layer import funding, payouts, refunds, views, wallets
 from payments.service_layer.dependencies import Dependencies
-from payments.service_layer.transfers import TransferWorker, polling
+from payments.service_layer.transfers import TransferWorker
 from payments.settings import PaymentsSettings
 
 CONTEXT = "payments"

@@ -8,17 +8,13 @@ the gateway request is idempotent on the transfer id, so re-sending never pays t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
 from shared.messaging.outbox import stage
 from shared.messaging.runtime import outgoing
-from shared.service import BackgroundLoop
 
 from payments import metrics
 from payments.adapters.repository import Repository
@@ -128,20 +124,3 @@ def _still_ours(current: OutgoingTransfer | None, claimed: OutgoingTransfer) -> 
         and current.status is TransferStatus.PENDING
         and current.attempts == claimed.attempts
     )
-
-
-def polling(round_: Callable[[], Awaitable[int]], interval: timedelta, name: str) -> BackgroundLoop:
-    """A loop that runs `round_` back to back while it finds work, else every `interval`."""
-
-    async def loop(stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                busy = await round_()
-            except Exception:  # the database may be away: try again next round
-                log.exception("%s round failed", name)
-                busy = 0
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), interval.total_seconds())
-
-    return loop
