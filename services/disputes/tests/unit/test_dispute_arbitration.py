@@ -1,7 +1,7 @@
 """Arbitration: arbiter assignment by an admin, and the assigned arbiter's exact-sum verdict."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 from functools import partial
 from typing import Any
@@ -16,69 +16,32 @@ from disputes.domain import (
     Actor,
     Dispute,
     DisputeRefusal,
-    EscrowSnapshot,
 )
 from disputes.domain.events import ArbiterAssigned, VerdictIssued
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HELD = 1_000_000
-EMP = Actor("u-emp", EMPLOYER)
-CON = Actor("u-con", CONTRACTOR)
-ADM = Actor("u-admin", ADMIN)
-ARB = Actor("u-arb", ARBITER)
-SYS = Actor("system", SYSTEM)
+EMP, CON, ADM = Actor("u-emp", EMPLOYER), Actor("u-con", CONTRACTOR), Actor("u-admin", ADMIN)
+ARB, ARB2, SYS = Actor("u-arb", ARBITER), Actor("u-arb-2", ARBITER), Actor("system", SYSTEM)
+At = Callable[[int], datetime]
+Builder = Callable[..., Dispute]
+Refused = Callable[..., DisputeRefusal]
+Decide = Callable[[Dispute, Actor, Any, Any], None]
 
 
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
+@pytest.fixture(scope="session")
+def decide(at: At) -> Decide:
+    def decide(dispute: Dispute, actor: Actor, contractor: Any, employer: Any) -> None:
+        """Amounts are Any: the tests also pass floats, bools and strings on purpose."""
+        dispute.issue_verdict(
+            actor, contractor_amount=contractor, employer_amount=employer, now=at(20)
+        )
+
+    return decide
 
 
-def escrow(state: str = "funded") -> EscrowSnapshot:
-    return EscrowSnapshot("esc-1", "u-emp", "u-con", state, "IRR")
-
-
-def opened(by: Actor = EMP) -> Dispute:
-    return Dispute.open(
-        dispute_id="d-1", escrow=escrow(), actor=by, reason="quality", statement="broken", now=T0
-    )
-
-
-def negotiating(by: Actor = EMP, held: int = HELD) -> Dispute:
-    dispute = opened(by)
-    dispute.escrow_disputed(held, at(1))
-    return dispute
-
-
-def arbitrating(arbiter: Actor | None = ARB) -> Dispute:
-    dispute = negotiating()
-    dispute.escalate(CON, at(2))
-    if arbiter is not None:
-        dispute.assign_arbiter(ADM, arbiter.user_id, at(3))
-    return dispute
-
-
-def refused(dispute: Dispute, code: str, action: Callable[[], object]) -> DisputeRefusal:
-    """The action is refused with `code` and the dispute is exactly as before."""
-    before, events = dispute.snapshot(), list(dispute.events)
-    with pytest.raises(DisputeRefusal) as caught:
-        action()
-    assert caught.value.reason_code == code
-    assert dispute.snapshot() == before
-    assert dispute.events == events
-    return caught.value
-
-
-ARB2 = Actor("u-arb-2", ARBITER)
-
-
-def decide(dispute: Dispute, actor: Actor, contractor: Any, employer: Any) -> None:
-    """Amounts are Any: the tests also pass floats, bools and strings on purpose."""
-    dispute.issue_verdict(actor, contractor_amount=contractor, employer_amount=employer, now=at(20))
-
-
-def test_an_admin_assigns_the_arbiter() -> None:
+def test_an_admin_assigns_the_arbiter(arbitrating: Builder, at: At) -> None:
     dispute = arbitrating(arbiter=None)
     dispute.assign_arbiter(ADM, "u-arb", at(3))
     assert (dispute.arbiter_id, dispute.version) == ("u-arb", 4)
@@ -92,7 +55,9 @@ def test_an_admin_assigns_the_arbiter() -> None:
     )
 
 
-def test_reassignment_is_recorded_and_moves_the_right_to_decide() -> None:
+def test_reassignment_is_recorded_and_moves_the_right_to_decide(
+    arbitrating: Builder, at: At, refused: Refused, decide: Decide
+) -> None:
     dispute = arbitrating()
     dispute.assign_arbiter(ADM, "u-arb-2", at(4))
     assert dispute.arbiter_id == "u-arb-2"
@@ -111,12 +76,21 @@ def test_reassignment_is_recorded_and_moves_the_right_to_decide() -> None:
 
 
 @pytest.mark.parametrize("actor", [EMP, CON, ARB, SYS, Actor("u-admin", ARBITER)])
-def test_only_an_admin_assigns(actor: Actor) -> None:
+def test_only_an_admin_assigns(
+    actor: Actor, arbitrating: Builder, at: At, refused: Refused
+) -> None:
     dispute = arbitrating(arbiter=None)
     refused(dispute, "forbidden", lambda: dispute.assign_arbiter(actor, "u-arb", at(3)))
 
 
-def test_arbiters_are_assigned_only_in_arbitration_before_a_verdict() -> None:
+def test_arbiters_are_assigned_only_in_arbitration_before_a_verdict(
+    arbitrating: Builder,
+    negotiating: Builder,
+    opened: Builder,
+    at: At,
+    refused: Refused,
+    decide: Decide,
+) -> None:
     for dispute in (opened(), negotiating()):
         refused(dispute, "invalid_state", partial(dispute.assign_arbiter, ADM, "u-arb", at(9)))
     dispute = arbitrating()
@@ -125,7 +99,9 @@ def test_arbiters_are_assigned_only_in_arbitration_before_a_verdict() -> None:
     refused(dispute, "invalid_state", lambda: dispute.assign_arbiter(ADM, "u-arb-2", at(21)))
 
 
-def test_a_party_cannot_be_the_arbiter_and_the_arbiter_must_be_named() -> None:
+def test_a_party_cannot_be_the_arbiter_and_the_arbiter_must_be_named(
+    arbitrating: Builder, negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = arbitrating(arbiter=None)
     for party in ("u-emp", "u-con"):
         refused(dispute, "forbidden", partial(dispute.assign_arbiter, ADM, party, at(3)))
@@ -138,7 +114,7 @@ def test_a_party_cannot_be_the_arbiter_and_the_arbiter_must_be_named() -> None:
     ("contractor", "employer"), [(HELD, 0), (0, HELD), (1, HELD - 1), (400_000, 600_000)]
 )
 def test_the_assigned_arbiter_splits_the_held_amount_exactly(
-    contractor: int, employer: int
+    contractor: int, employer: int, arbitrating: Builder, at: At, decide: Decide
 ) -> None:
     dispute = arbitrating()
     decide(dispute, ARB, contractor, employer)
@@ -183,12 +159,16 @@ def test_the_assigned_arbiter_splits_the_held_amount_exactly(
         (None, HELD),
     ],
 )
-def test_any_other_split_is_an_invalid_amount(contractor: object, employer: object) -> None:
+def test_any_other_split_is_an_invalid_amount(
+    contractor: object, employer: object, arbitrating: Builder, refused: Refused, decide: Decide
+) -> None:
     dispute = arbitrating()
     refused(dispute, "invalid_amount", lambda: decide(dispute, ARB, contractor, employer))
 
 
-def test_the_sum_mismatch_message_names_the_held_amount() -> None:
+def test_the_sum_mismatch_message_names_the_held_amount(
+    arbitrating: Builder, refused: Refused, decide: Decide
+) -> None:
     dispute = arbitrating()
     error = refused(dispute, "invalid_amount", lambda: decide(dispute, ARB, 1, 1))
     assert "must equal the held amount 1000000" in str(error)
@@ -198,19 +178,23 @@ def test_the_sum_mismatch_message_names_the_held_amount() -> None:
     "actor",
     [ARB2, ADM, EMP, CON, SYS, Actor("u-arb", ADMIN), Actor("u-arb", EMPLOYER)],
 )
-def test_nobody_but_the_assigned_arbiter_issues_the_verdict(actor: Actor) -> None:
+def test_nobody_but_the_assigned_arbiter_issues_the_verdict(
+    actor: Actor, arbitrating: Builder, refused: Refused, decide: Decide
+) -> None:
     dispute = arbitrating()
     refused(dispute, "forbidden", lambda: decide(dispute, actor, HELD, 0))
 
 
-def test_without_an_assigned_arbiter_no_verdict_and_authorization_comes_first() -> None:
+def test_without_an_assigned_arbiter_no_verdict_and_authorization_comes_first(
+    arbitrating: Builder, negotiating: Builder, refused: Refused, decide: Decide
+) -> None:
     dispute = arbitrating(arbiter=None)
     refused(dispute, "forbidden", lambda: decide(dispute, ARB, HELD, 0))
     dispute = negotiating()
     refused(dispute, "forbidden", lambda: decide(dispute, ARB, 1, 2))
 
 
-def test_one_verdict_only() -> None:
+def test_one_verdict_only(arbitrating: Builder, refused: Refused, decide: Decide) -> None:
     dispute = arbitrating()
     decide(dispute, ARB, HELD, 0)
     refused(dispute, "invalid_state", lambda: decide(dispute, ARB, 0, HELD))
@@ -224,7 +208,14 @@ def test_one_verdict_only() -> None:
 )
 @settings(max_examples=200, deadline=None, database=None)
 def test_a_verdict_is_accepted_exactly_when_both_shares_are_natural_and_sum_to_held(
-    held: int, contractor_offset: int, employer_offset: int, fraction: Fraction
+    held: int,
+    contractor_offset: int,
+    employer_offset: int,
+    fraction: Fraction,
+    negotiating: Builder,
+    at: At,
+    refused: Refused,
+    decide: Decide,
 ) -> None:
     contractor = int(held * fraction) + contractor_offset
     employer = held - int(held * fraction) + employer_offset

@@ -7,15 +7,12 @@ from typing import Any
 
 import pytest
 from disputes.domain import (
-    ADMIN,
     ARBITER,
     CONTRACTOR,
     EMPLOYER,
-    SYSTEM,
     Actor,
     Dispute,
     DisputeRefusal,
-    EscrowSnapshot,
 )
 from disputes.domain.deadline_policy import (
     ARBITRATION_SLA_REMINDER,
@@ -29,51 +26,10 @@ from disputes.domain.events import DeadlineMissed, DeadlineReminderDue, DisputeE
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HELD = 1_000_000
-EMP = Actor("u-emp", EMPLOYER)
-CON = Actor("u-con", CONTRACTOR)
-ADM = Actor("u-admin", ADMIN)
-ARB = Actor("u-arb", ARBITER)
-SYS = Actor("system", SYSTEM)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def escrow(state: str = "funded") -> EscrowSnapshot:
-    return EscrowSnapshot("esc-1", "u-emp", "u-con", state, "IRR")
-
-
-def opened(by: Actor = EMP) -> Dispute:
-    return Dispute.open(
-        dispute_id="d-1", escrow=escrow(), actor=by, reason="quality", statement="broken", now=T0
-    )
-
-
-def negotiating(by: Actor = EMP, held: int = HELD) -> Dispute:
-    dispute = opened(by)
-    dispute.escrow_disputed(held, at(1))
-    return dispute
-
-
-def arbitrating(arbiter: Actor | None = ARB) -> Dispute:
-    dispute = negotiating()
-    dispute.escalate(CON, at(2))
-    if arbiter is not None:
-        dispute.assign_arbiter(ADM, arbiter.user_id, at(3))
-    return dispute
-
-
-def refused(dispute: Dispute, code: str, action: Callable[[], object]) -> DisputeRefusal:
-    """The action is refused with `code` and the dispute is exactly as before."""
-    before, events = dispute.snapshot(), list(dispute.events)
-    with pytest.raises(DisputeRefusal) as caught:
-        action()
-    assert caught.value.reason_code == code
-    assert dispute.snapshot() == before
-    assert dispute.events == events
-    return caught.value
-
+EMP, CON, ARB = Actor("u-emp", EMPLOYER), Actor("u-con", CONTRACTOR), Actor("u-arb", ARBITER)
+At = Callable[[int], datetime]
+Builder = Callable[..., Dispute]
+Refused = Callable[..., DisputeRefusal]
 
 POLICY = DeadlinePolicy(
     respondent_deadline=timedelta(hours=72),
@@ -81,7 +37,7 @@ POLICY = DeadlinePolicy(
     negotiation_window=timedelta(days=7),
     arbitration_sla=timedelta(days=5),
 )
-STARTED = at(1)  # negotiating() enters negotiation at at(1)
+STARTED = T0 + timedelta(minutes=1)  # negotiating() enters negotiation at at(1)
 REMINDER_AT = STARTED + timedelta(hours=48)
 DEADLINE_AT = STARTED + timedelta(hours=72)
 WINDOW_END = STARTED + timedelta(days=7)
@@ -91,11 +47,13 @@ def fire(dispute: Dispute, kind: str, now: datetime) -> bool:
     return dispute.fire(kind, POLICY, now)
 
 
-def test_a_pending_dispute_waits_on_no_timer() -> None:
+def test_a_pending_dispute_waits_on_no_timer(opened: Builder) -> None:
     assert opened().timers(POLICY) == []
 
 
-def test_negotiation_schedules_the_respondent_timers_and_the_window_end() -> None:
+def test_negotiation_schedules_the_respondent_timers_and_the_window_end(
+    negotiating: Builder,
+) -> None:
     assert negotiating().timers(POLICY) == [
         Timer(RESPONDENT_REMINDER, REMINDER_AT),
         Timer(RESPONDENT_DEADLINE, DEADLINE_AT),
@@ -104,7 +62,9 @@ def test_negotiation_schedules_the_respondent_timers_and_the_window_end() -> Non
 
 
 @pytest.mark.parametrize("answer", ["statement", "proposal"])
-def test_the_respondents_answer_cancels_his_timers(answer: str) -> None:
+def test_the_respondents_answer_cancels_his_timers(
+    answer: str, negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     if answer == "statement":
         dispute.submit_statement(CON, "it was delivered", [], at(5))
@@ -117,7 +77,7 @@ def test_the_respondents_answer_cancels_his_timers(answer: str) -> None:
     assert dispute.version == version and dispute.state == "negotiation"
 
 
-def test_the_openers_own_statements_do_not_count_as_an_answer() -> None:
+def test_the_openers_own_statements_do_not_count_as_an_answer(negotiating: Builder, at: At) -> None:
     dispute = negotiating()
     dispute.submit_statement(EMP, "still waiting", [], at(5))
     dispute.propose_settlement(EMP, 0, at(6))
@@ -127,7 +87,7 @@ def test_the_openers_own_statements_do_not_count_as_an_answer() -> None:
     ]
 
 
-def test_the_reminder_fires_once_and_names_the_deadline() -> None:
+def test_the_reminder_fires_once_and_names_the_deadline(negotiating: Builder) -> None:
     dispute = negotiating()
     assert fire(dispute, RESPONDENT_REMINDER, REMINDER_AT + timedelta(seconds=5))
     assert dispute.events[-1] == DeadlineReminderDue(
@@ -145,7 +105,7 @@ def test_the_reminder_fires_once_and_names_the_deadline() -> None:
     assert RESPONDENT_REMINDER not in [t.kind for t in dispute.timers(POLICY)]
 
 
-def test_a_timer_fired_early_is_refused() -> None:
+def test_a_timer_fired_early_is_refused(negotiating: Builder, refused: Refused) -> None:
     dispute = negotiating()
     for kind, due in [
         (RESPONDENT_REMINDER, REMINDER_AT),
@@ -159,7 +119,7 @@ def test_a_timer_fired_early_is_refused() -> None:
         )
 
 
-def test_a_missed_respondent_deadline_escalates_to_arbitration() -> None:
+def test_a_missed_respondent_deadline_escalates_to_arbitration(negotiating: Builder) -> None:
     dispute = negotiating()
     assert fire(dispute, RESPONDENT_DEADLINE, DEADLINE_AT)
     assert (dispute.state, dispute.arbitration_started_at, dispute.version) == (
@@ -182,7 +142,9 @@ def test_a_missed_respondent_deadline_escalates_to_arbitration() -> None:
     assert dispute.version == 3
 
 
-def test_the_negotiation_window_end_escalates_even_after_an_answer() -> None:
+def test_the_negotiation_window_end_escalates_even_after_an_answer(
+    negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     dispute.submit_statement(CON, "answer", [], at(5))
     assert fire(dispute, NEGOTIATION_WINDOW_END, WINDOW_END)
@@ -198,7 +160,9 @@ def test_the_negotiation_window_end_escalates_even_after_an_answer() -> None:
     assert not fire(dispute, NEGOTIATION_WINDOW_END, WINDOW_END)
 
 
-def test_the_arbitration_sla_reminder_fires_once_for_the_assigned_arbiter() -> None:
+def test_the_arbitration_sla_reminder_fires_once_for_the_assigned_arbiter(
+    arbitrating: Builder, at: At
+) -> None:
     dispute = arbitrating()  # escalated at at(2)
     due = at(2) + timedelta(days=5)
     assert dispute.timers(POLICY) == [Timer(ARBITRATION_SLA_REMINDER, due)]
@@ -215,35 +179,49 @@ def test_the_arbitration_sla_reminder_fires_once_for_the_assigned_arbiter() -> N
     assert not fire(dispute, ARBITRATION_SLA_REMINDER, due + timedelta(days=1))
 
 
-def test_the_sla_reminder_without_an_arbiter_goes_to_the_admins() -> None:
+def test_the_sla_reminder_without_an_arbiter_goes_to_the_admins(
+    arbitrating: Builder, at: At
+) -> None:
     dispute = arbitrating(arbiter=None)
     assert fire(dispute, ARBITRATION_SLA_REMINDER, at(2) + timedelta(days=6))
     reminder = dispute.events[-1]
     assert isinstance(reminder, DeadlineReminderDue) and reminder.remind_user_id is None
 
 
-def settled() -> Dispute:
-    dispute = arbitrating()
-    dispute.issue_verdict(ARB, contractor_amount=1, employer_amount=HELD - 1, now=at(10))
-    return dispute
+@pytest.fixture(scope="session")
+def settled(arbitrating: Builder, at: At) -> Builder:
+    def settled() -> Dispute:
+        dispute = arbitrating()
+        dispute.issue_verdict(ARB, contractor_amount=1, employer_amount=HELD - 1, now=at(10))
+        return dispute
+
+    return settled
 
 
-def withdrawn() -> Dispute:
-    dispute = negotiating()
-    dispute.withdraw(EMP, at(10))
-    return dispute
+@pytest.fixture(scope="session")
+def withdrawn(negotiating: Builder, at: At) -> Builder:
+    def withdrawn() -> Dispute:
+        dispute = negotiating()
+        dispute.withdraw(EMP, at(10))
+        return dispute
+
+    return withdrawn
 
 
-def agreed() -> Dispute:
-    dispute = negotiating()
-    dispute.propose_settlement(CON, 1, at(5))
-    dispute.accept_settlement(EMP, 1, at(6))
-    return dispute
+@pytest.fixture(scope="session")
+def agreed(negotiating: Builder, at: At) -> Builder:
+    def agreed() -> Dispute:
+        dispute = negotiating()
+        dispute.propose_settlement(CON, 1, at(5))
+        dispute.accept_settlement(EMP, 1, at(6))
+        return dispute
+
+    return agreed
 
 
-@pytest.mark.parametrize("build", [settled, withdrawn, agreed, opened])
-def test_late_timers_are_harmless(build: Callable[[], Dispute]) -> None:
-    dispute = build()
+@pytest.mark.parametrize("build", ["settled", "withdrawn", "agreed", "opened"])
+def test_late_timers_are_harmless(build: str, request: pytest.FixtureRequest, at: At) -> None:
+    dispute = request.getfixturevalue(build)()
     snapshot, events = dispute.snapshot(), list(dispute.events)
     assert dispute.timers(POLICY) == []
     for kind in (
@@ -256,12 +234,12 @@ def test_late_timers_are_harmless(build: Callable[[], Dispute]) -> None:
     assert (dispute.snapshot(), dispute.events) == (snapshot, events)
 
 
-def test_an_unknown_timer_is_malformed() -> None:
+def test_an_unknown_timer_is_malformed(negotiating: Builder, refused: Refused) -> None:
     dispute = negotiating()
     refused(dispute, "malformed", lambda: fire(dispute, "coffee_break", WINDOW_END))
 
 
-def test_timers_follow_the_current_policy() -> None:
+def test_timers_follow_the_current_policy(negotiating: Builder, refused: Refused) -> None:
     dispute = negotiating()
     longer = DeadlinePolicy(
         timedelta(hours=96), timedelta(hours=24), timedelta(days=10), timedelta(days=5)

@@ -1,7 +1,7 @@
 """Negotiation: statements with evidence, settlement proposals, acceptance and escalation."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 import pytest
@@ -14,7 +14,6 @@ from disputes.domain import (
     Actor,
     Dispute,
     DisputeRefusal,
-    EscrowSnapshot,
     Evidence,
 )
 from disputes.domain.events import (
@@ -25,54 +24,12 @@ from disputes.domain.events import (
     VerdictIssued,
 )
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HELD = 1_000_000
-EMP = Actor("u-emp", EMPLOYER)
-CON = Actor("u-con", CONTRACTOR)
-ADM = Actor("u-admin", ADMIN)
-ARB = Actor("u-arb", ARBITER)
-SYS = Actor("system", SYSTEM)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def escrow(state: str = "funded") -> EscrowSnapshot:
-    return EscrowSnapshot("esc-1", "u-emp", "u-con", state, "IRR")
-
-
-def opened(by: Actor = EMP) -> Dispute:
-    return Dispute.open(
-        dispute_id="d-1", escrow=escrow(), actor=by, reason="quality", statement="broken", now=T0
-    )
-
-
-def negotiating(by: Actor = EMP, held: int = HELD) -> Dispute:
-    dispute = opened(by)
-    dispute.escrow_disputed(held, at(1))
-    return dispute
-
-
-def arbitrating(arbiter: Actor | None = ARB) -> Dispute:
-    dispute = negotiating()
-    dispute.escalate(CON, at(2))
-    if arbiter is not None:
-        dispute.assign_arbiter(ADM, arbiter.user_id, at(3))
-    return dispute
-
-
-def refused(dispute: Dispute, code: str, action: Callable[[], object]) -> DisputeRefusal:
-    """The action is refused with `code` and the dispute is exactly as before."""
-    before, events = dispute.snapshot(), list(dispute.events)
-    with pytest.raises(DisputeRefusal) as caught:
-        action()
-    assert caught.value.reason_code == code
-    assert dispute.snapshot() == before
-    assert dispute.events == events
-    return caught.value
-
-
+EMP, CON = Actor("u-emp", EMPLOYER), Actor("u-con", CONTRACTOR)
+ADM, ARB, SYS = Actor("u-admin", ADMIN), Actor("u-arb", ARBITER), Actor("system", SYSTEM)
+At = Callable[[int], datetime]
+Builder = Callable[..., Dispute]
+Refused = Callable[..., DisputeRefusal]
 SHA = "ab" * 32
 
 
@@ -87,7 +44,9 @@ def evidence(**changes: str) -> Evidence:
 
 
 @pytest.mark.parametrize("actor", [EMP, CON])
-def test_either_party_submits_statements_with_evidence(actor: Actor) -> None:
+def test_either_party_submits_statements_with_evidence(
+    actor: Actor, negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     statement = dispute.submit_statement(actor, "see invoice", [evidence()], at(5))
     assert (statement.statement_no, statement.author, statement.at) == (2, actor, at(5))
@@ -104,7 +63,9 @@ def test_either_party_submits_statements_with_evidence(actor: Actor) -> None:
     )
 
 
-def test_statements_are_allowed_in_arbitration_but_not_before_the_escrow_is_frozen() -> None:
+def test_statements_are_allowed_in_arbitration_but_not_before_the_escrow_is_frozen(
+    arbitrating: Builder, opened: Builder, at: At, refused: Refused
+) -> None:
     dispute = arbitrating()
     dispute.submit_statement(CON, "more", [], at(5))
     assert len(dispute.statements) == 2
@@ -115,12 +76,16 @@ def test_statements_are_allowed_in_arbitration_but_not_before_the_escrow_is_froz
 @pytest.mark.parametrize(
     "actor", [ADM, ARB, SYS, Actor("u-x", EMPLOYER), Actor("u-con", EMPLOYER), Actor("u-emp", "x")]
 )
-def test_only_the_parties_submit_statements(actor: Actor) -> None:
+def test_only_the_parties_submit_statements(
+    actor: Actor, negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     refused(dispute, "forbidden", lambda: dispute.submit_statement(actor, "x", [], at(5)))
 
 
-def test_evidence_digest_and_media_type_are_normalised_to_lower_case() -> None:
+def test_evidence_digest_and_media_type_are_normalised_to_lower_case(
+    negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     item = evidence(sha256=SHA.upper(), media_type="Image/PNG")
     statement = dispute.submit_statement(EMP, "photo", [item], at(5))
@@ -149,7 +114,9 @@ def test_evidence_digest_and_media_type_are_normalised_to_lower_case() -> None:
         {"uri": ""},
     ],
 )
-def test_unusable_evidence_is_malformed(changes: dict[str, str]) -> None:
+def test_unusable_evidence_is_malformed(
+    changes: dict[str, str], negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     refused(
         dispute,
@@ -158,7 +125,9 @@ def test_unusable_evidence_is_malformed(changes: dict[str, str]) -> None:
     )
 
 
-def test_statement_needs_text_and_at_most_twenty_evidence_items() -> None:
+def test_statement_needs_text_and_at_most_twenty_evidence_items(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     refused(dispute, "malformed", lambda: dispute.submit_statement(EMP, " ", [], at(5)))
     refused(
@@ -168,7 +137,7 @@ def test_statement_needs_text_and_at_most_twenty_evidence_items() -> None:
 
 
 @pytest.mark.parametrize("amount", [0, 1, 400_000, HELD - 1, HELD])
-def test_a_proposal_gives_the_employer_the_rest(amount: int) -> None:
+def test_a_proposal_gives_the_employer_the_rest(amount: int, negotiating: Builder, at: At) -> None:
     dispute = negotiating()
     proposal = dispute.propose_settlement(CON, amount, at(5))
     assert (proposal.proposal_no, proposal.contractor_amount) == (1, amount)
@@ -187,19 +156,25 @@ def test_a_proposal_gives_the_employer_the_rest(amount: int) -> None:
 
 
 @pytest.mark.parametrize("amount", [-1, HELD + 1, True, False, 1.0, "5", None])
-def test_a_proposal_must_split_the_held_amount(amount: object) -> None:
+def test_a_proposal_must_split_the_held_amount(
+    amount: object, negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     refused(dispute, "invalid_amount", lambda: dispute.propose_settlement(CON, amount, at(5)))  # type: ignore[arg-type]
 
 
-def test_proposals_only_during_negotiation_and_only_by_parties() -> None:
+def test_proposals_only_during_negotiation_and_only_by_parties(
+    arbitrating: Builder, negotiating: Builder, opened: Builder, at: At, refused: Refused
+) -> None:
     for dispute in (opened(), arbitrating()):
         refused(dispute, "invalid_state", partial(dispute.propose_settlement, EMP, 1, at(9)))
     dispute = negotiating()
     refused(dispute, "forbidden", lambda: dispute.propose_settlement(ADM, 1, at(9)))
 
 
-def test_the_other_party_accepts_and_the_proposal_becomes_an_agreement_verdict() -> None:
+def test_the_other_party_accepts_and_the_proposal_becomes_an_agreement_verdict(
+    negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(EMP, 300_000, at(5))
     dispute.accept_settlement(CON, 1, at(6))
@@ -229,7 +204,9 @@ def test_the_other_party_accepts_and_the_proposal_becomes_an_agreement_verdict()
     ]
 
 
-def test_the_proposer_may_not_accept_his_own_proposal() -> None:
+def test_the_proposer_may_not_accept_his_own_proposal(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(CON, 300_000, at(5))
     refused(dispute, "forbidden", lambda: dispute.accept_settlement(CON, 1, at(6)))
@@ -237,7 +214,9 @@ def test_the_proposer_may_not_accept_his_own_proposal() -> None:
         refused(dispute, "forbidden", partial(dispute.accept_settlement, actor, 1, at(6)))
 
 
-def test_only_the_latest_proposal_can_be_accepted() -> None:
+def test_only_the_latest_proposal_can_be_accepted(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(EMP, 100_000, at(5))
     dispute.propose_settlement(CON, 900_000, at(6))
@@ -248,13 +227,17 @@ def test_only_the_latest_proposal_can_be_accepted() -> None:
 
 
 @pytest.mark.parametrize("number", [0, 2, -1, True, "1", None])
-def test_accepting_an_unknown_proposal_is_not_found(number: object) -> None:
+def test_accepting_an_unknown_proposal_is_not_found(
+    number: object, negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(EMP, 100_000, at(5))
     refused(dispute, "not_found", lambda: dispute.accept_settlement(CON, number, at(6)))  # type: ignore[arg-type]
 
 
-def test_nothing_more_is_negotiated_after_an_agreement() -> None:
+def test_nothing_more_is_negotiated_after_an_agreement(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(EMP, 100_000, at(5))
     dispute.accept_settlement(CON, 1, at(6))
@@ -264,7 +247,9 @@ def test_nothing_more_is_negotiated_after_an_agreement() -> None:
     refused(dispute, "invalid_state", lambda: dispute.escalate(CON, at(7)))
 
 
-def test_a_proposal_made_in_negotiation_cannot_be_accepted_in_arbitration() -> None:
+def test_a_proposal_made_in_negotiation_cannot_be_accepted_in_arbitration(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     dispute.propose_settlement(EMP, 100_000, at(5))
     dispute.escalate(EMP, at(6))
@@ -272,7 +257,9 @@ def test_a_proposal_made_in_negotiation_cannot_be_accepted_in_arbitration() -> N
 
 
 @pytest.mark.parametrize("actor", [EMP, CON])
-def test_either_party_escalates_to_arbitration_at_once(actor: Actor) -> None:
+def test_either_party_escalates_to_arbitration_at_once(
+    actor: Actor, negotiating: Builder, at: At
+) -> None:
     dispute = negotiating()
     dispute.escalate(actor, at(5))
     assert (dispute.state, dispute.arbitration_started_at) == ("arbitration", at(5))
@@ -286,7 +273,9 @@ def test_either_party_escalates_to_arbitration_at_once(actor: Actor) -> None:
     )
 
 
-def test_escalation_is_refused_outside_negotiation_and_to_strangers() -> None:
+def test_escalation_is_refused_outside_negotiation_and_to_strangers(
+    arbitrating: Builder, negotiating: Builder, opened: Builder, at: At, refused: Refused
+) -> None:
     for dispute in (opened(), arbitrating()):
         refused(dispute, "invalid_state", partial(dispute.escalate, EMP, at(9)))
     dispute = negotiating()

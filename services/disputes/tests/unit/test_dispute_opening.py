@@ -27,53 +27,16 @@ from disputes.domain.events import (
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HELD = 1_000_000
-EMP = Actor("u-emp", EMPLOYER)
-CON = Actor("u-con", CONTRACTOR)
-ADM = Actor("u-admin", ADMIN)
-ARB = Actor("u-arb", ARBITER)
-SYS = Actor("system", SYSTEM)
+EMP, CON = Actor("u-emp", EMPLOYER), Actor("u-con", CONTRACTOR)
+ADM, ARB, SYS = Actor("u-admin", ADMIN), Actor("u-arb", ARBITER), Actor("system", SYSTEM)
+At = Callable[[int], datetime]
+Builder = Callable[..., Dispute]
+Refused = Callable[..., DisputeRefusal]
+Escrow = Callable[..., EscrowSnapshot]
+OpenOn = Callable[..., Callable[[], Dispute]]
 
 
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def escrow(state: str = "funded") -> EscrowSnapshot:
-    return EscrowSnapshot("esc-1", "u-emp", "u-con", state, "IRR")
-
-
-def opened(by: Actor = EMP) -> Dispute:
-    return Dispute.open(
-        dispute_id="d-1", escrow=escrow(), actor=by, reason="quality", statement="broken", now=T0
-    )
-
-
-def negotiating(by: Actor = EMP, held: int = HELD) -> Dispute:
-    dispute = opened(by)
-    dispute.escrow_disputed(held, at(1))
-    return dispute
-
-
-def arbitrating(arbiter: Actor | None = ARB) -> Dispute:
-    dispute = negotiating()
-    dispute.escalate(CON, at(2))
-    if arbiter is not None:
-        dispute.assign_arbiter(ADM, arbiter.user_id, at(3))
-    return dispute
-
-
-def refused(dispute: Dispute, code: str, action: Callable[[], object]) -> DisputeRefusal:
-    """The action is refused with `code` and the dispute is exactly as before."""
-    before, events = dispute.snapshot(), list(dispute.events)
-    with pytest.raises(DisputeRefusal) as caught:
-        action()
-    assert caught.value.reason_code == code
-    assert dispute.snapshot() == before
-    assert dispute.events == events
-    return caught.value
-
-
-def test_open_by_employer_starts_pending_with_the_contractor_as_respondent() -> None:
+def test_open_by_employer_starts_pending_with_the_contractor_as_respondent(opened: Builder) -> None:
     dispute = opened(EMP)
     assert (dispute.state, dispute.version, dispute.is_open) == ("pending", 1, True)
     assert (dispute.opener_id, dispute.respondent_id) == ("u-emp", "u-con")
@@ -94,13 +57,13 @@ def test_open_by_employer_starts_pending_with_the_contractor_as_respondent() -> 
     ]
 
 
-def test_open_by_contractor_makes_the_employer_respondent() -> None:
+def test_open_by_contractor_makes_the_employer_respondent(opened: Builder) -> None:
     dispute = opened(CON)
     assert (dispute.opener_id, dispute.respondent_id) == ("u-con", "u-emp")
 
 
 @pytest.mark.parametrize("state", ["funded", "delivered"])
-def test_funded_and_delivered_escrows_can_be_disputed(state: str) -> None:
+def test_funded_and_delivered_escrows_can_be_disputed(state: str, escrow: Escrow) -> None:
     dispute = Dispute.open(
         dispute_id="d",
         escrow=escrow(state),
@@ -112,22 +75,26 @@ def test_funded_and_delivered_escrows_can_be_disputed(state: str) -> None:
     assert dispute.state == "pending"
 
 
-def open_on(
-    snapshot: EscrowSnapshot | None = None,
-    actor: Actor = EMP,
-    reason: str = "quality",
-    statement: str = "broken",
-    existing: tuple[Dispute, ...] = (),
-) -> Callable[[], Dispute]:
-    return lambda: Dispute.open(
-        dispute_id="d-2",
-        escrow=snapshot,
-        actor=actor,
-        reason=reason,
-        statement=statement,
-        now=at(5),
-        existing=existing,
-    )
+@pytest.fixture(scope="session")
+def open_on(at: At) -> OpenOn:
+    def open_on(
+        snapshot: EscrowSnapshot | None = None,
+        actor: Actor = EMP,
+        reason: str = "quality",
+        statement: str = "broken",
+        existing: tuple[Dispute, ...] = (),
+    ) -> Callable[[], Dispute]:
+        return lambda: Dispute.open(
+            dispute_id="d-2",
+            escrow=snapshot,
+            actor=actor,
+            reason=reason,
+            statement=statement,
+            now=at(5),
+            existing=existing,
+        )
+
+    return open_on
 
 
 def refused_to_open(code: str, action: Callable[[], Dispute]) -> DisputeRefusal:
@@ -137,7 +104,7 @@ def refused_to_open(code: str, action: Callable[[], Dispute]) -> DisputeRefusal:
     return caught.value
 
 
-def test_a_payment_outside_escrow_cannot_be_disputed() -> None:
+def test_a_payment_outside_escrow_cannot_be_disputed(open_on: OpenOn) -> None:
     refused_to_open("not_escrowed", open_on(None))
     assert issubclass(NotEscrowed, DisputeRefusal)
 
@@ -154,11 +121,15 @@ def test_a_payment_outside_escrow_cannot_be_disputed() -> None:
         Actor("u-emp", "guest"),
     ],
 )
-def test_only_the_escrows_own_parties_may_open(actor: Actor) -> None:
+def test_only_the_escrows_own_parties_may_open(
+    actor: Actor, escrow: Escrow, open_on: OpenOn
+) -> None:
     refused_to_open("forbidden", open_on(escrow(), actor))
 
 
-def test_authorization_comes_before_state_checks() -> None:
+def test_authorization_comes_before_state_checks(
+    opened: Builder, escrow: Escrow, open_on: OpenOn
+) -> None:
     refused_to_open("forbidden", open_on(escrow("released"), ADM))
     refused_to_open("forbidden", open_on(escrow(), Actor("x", EMPLOYER), existing=(opened(),)))
 
@@ -176,17 +147,25 @@ def test_authorization_comes_before_state_checks() -> None:
         "disputed",
     ],
 )
-def test_only_held_money_can_be_disputed(state: str) -> None:
+def test_only_held_money_can_be_disputed(state: str, escrow: Escrow, open_on: OpenOn) -> None:
     refused_to_open("invalid_state", open_on(escrow(state)))
 
 
-def test_one_open_dispute_per_escrow() -> None:
+def test_one_open_dispute_per_escrow(
+    arbitrating: Builder,
+    negotiating: Builder,
+    opened: Builder,
+    escrow: Escrow,
+    open_on: OpenOn,
+) -> None:
     for live in (opened(), negotiating(), arbitrating()):
         error = refused_to_open("dispute_already_open", open_on(escrow(), CON, existing=(live,)))
         assert isinstance(error, InvalidState)
 
 
-def test_a_finished_dispute_or_one_on_another_escrow_does_not_block_a_new_one() -> None:
+def test_a_finished_dispute_or_one_on_another_escrow_does_not_block_a_new_one(
+    opened: Builder, escrow: Escrow, open_on: OpenOn, at: At
+) -> None:
     withdrawn = opened()
     withdrawn.withdraw(EMP, at(1))
     rejected = opened()
@@ -207,11 +186,13 @@ def test_a_finished_dispute_or_one_on_another_escrow_does_not_block_a_new_one() 
     ("reason", "statement"),
     [("angry", "x"), ("", "x"), ("quality", ""), ("quality", "   "), ("quality", "x" * 20_001)],
 )
-def test_reason_and_statement_are_required(reason: str, statement: str) -> None:
+def test_reason_and_statement_are_required(
+    reason: str, statement: str, escrow: Escrow, open_on: OpenOn
+) -> None:
     refused_to_open("malformed", open_on(escrow(), reason=reason, statement=statement))
 
 
-def test_time_must_be_timezone_aware_utc() -> None:
+def test_time_must_be_timezone_aware_utc(negotiating: Builder, escrow: Escrow) -> None:
     with pytest.raises(ValueError, match="UTC"):
         Dispute.open(
             dispute_id="d",
@@ -228,7 +209,7 @@ def test_time_must_be_timezone_aware_utc() -> None:
         )
 
 
-def test_escrow_disputed_starts_negotiation_with_the_held_amount() -> None:
+def test_escrow_disputed_starts_negotiation_with_the_held_amount(opened: Builder, at: At) -> None:
     dispute = opened()
     dispute.escrow_disputed(HELD, at(1))
     assert (dispute.state, dispute.held_amount, dispute.currency) == ("negotiation", HELD, "IRR")
@@ -239,18 +220,24 @@ def test_escrow_disputed_starts_negotiation_with_the_held_amount() -> None:
 
 
 @pytest.mark.parametrize("held", [0, -1, 10**15 + 1, True, 1.5, "100"])
-def test_the_held_amount_must_be_a_positive_integer(held: object) -> None:
+def test_the_held_amount_must_be_a_positive_integer(
+    held: object, opened: Builder, at: At, refused: Refused
+) -> None:
     dispute = opened()
     refused(dispute, "invalid_amount", lambda: dispute.escrow_disputed(held, at(1)))  # type: ignore[arg-type]
 
 
-def test_escrow_answers_apply_only_to_a_pending_dispute() -> None:
+def test_escrow_answers_apply_only_to_a_pending_dispute(
+    negotiating: Builder, at: At, refused: Refused
+) -> None:
     dispute = negotiating()
     refused(dispute, "invalid_state", lambda: dispute.escrow_disputed(HELD, at(2)))
     refused(dispute, "invalid_state", lambda: dispute.escrow_dispute_rejected("late", at(2)))
 
 
-def test_escrow_dispute_rejected_ends_the_dispute() -> None:
+def test_escrow_dispute_rejected_ends_the_dispute(
+    opened: Builder, at: At, refused: Refused
+) -> None:
     dispute = opened()
     dispute.escrow_dispute_rejected("already released", at(1))
     assert (dispute.state, dispute.is_open, dispute.version) == ("rejected", False, 2)
@@ -262,9 +249,11 @@ def test_escrow_dispute_rejected_ends_the_dispute() -> None:
     refused(dispute, "invalid_state", lambda: dispute.escrow_settled(at(2)))
 
 
-@pytest.mark.parametrize("build", [opened, negotiating, arbitrating])
-def test_the_opener_may_withdraw_before_a_verdict(build: Callable[[], Dispute]) -> None:
-    dispute = build()
+@pytest.mark.parametrize("build", ["opened", "negotiating", "arbitrating"])
+def test_the_opener_may_withdraw_before_a_verdict(
+    build: str, request: pytest.FixtureRequest, at: At
+) -> None:
+    dispute = request.getfixturevalue(build)()
     state, version = dispute.state, dispute.version
     dispute.withdraw(EMP, at(10))
     assert (dispute.state, dispute.is_open, dispute.version) == ("withdrawn", False, version + 1)
@@ -274,12 +263,16 @@ def test_the_opener_may_withdraw_before_a_verdict(build: Callable[[], Dispute]) 
 
 
 @pytest.mark.parametrize("actor", [CON, ADM, ARB, SYS, Actor("u-con", EMPLOYER)])
-def test_nobody_but_the_opener_may_withdraw(actor: Actor) -> None:
+def test_nobody_but_the_opener_may_withdraw(
+    actor: Actor, arbitrating: Builder, at: At, refused: Refused
+) -> None:
     dispute = arbitrating()
     refused(dispute, "forbidden", lambda: dispute.withdraw(actor, at(10)))
 
 
-def test_withdrawal_is_refused_after_a_verdict_and_after_the_end() -> None:
+def test_withdrawal_is_refused_after_a_verdict_and_after_the_end(
+    arbitrating: Builder, opened: Builder, at: At, refused: Refused
+) -> None:
     dispute = arbitrating()
     dispute.issue_verdict(ARB, contractor_amount=HELD, employer_amount=0, now=at(10))
     refused(dispute, "invalid_state", lambda: dispute.withdraw(EMP, at(11)))
@@ -290,7 +283,13 @@ def test_withdrawal_is_refused_after_a_verdict_and_after_the_end() -> None:
     refused(withdrawn, "invalid_state", lambda: withdrawn.withdraw(EMP, at(2)))
 
 
-def test_a_verdict_keeps_the_dispute_open_until_the_escrow_settles() -> None:
+def test_a_verdict_keeps_the_dispute_open_until_the_escrow_settles(
+    negotiating: Builder,
+    escrow: Escrow,
+    open_on: OpenOn,
+    at: At,
+    refused: Refused,
+) -> None:
     dispute = negotiating()
     proposal = dispute.propose_settlement(CON, 600_000, at(5))
     dispute.accept_settlement(EMP, proposal.proposal_no, at(6))
@@ -304,7 +303,9 @@ def test_a_verdict_keeps_the_dispute_open_until_the_escrow_settles() -> None:
     refused(dispute, "invalid_state", lambda: dispute.escrow_settled(at(8)))
 
 
-@pytest.mark.parametrize("build", [opened, negotiating, arbitrating])
-def test_settlement_without_a_verdict_is_refused(build: Callable[[], Dispute]) -> None:
-    dispute = build()
+@pytest.mark.parametrize("build", ["opened", "negotiating", "arbitrating"])
+def test_settlement_without_a_verdict_is_refused(
+    build: str, request: pytest.FixtureRequest, at: At, refused: Refused
+) -> None:
+    dispute = request.getfixturevalue(build)()
     refused(dispute, "invalid_state", lambda: dispute.escrow_settled(at(10)))

@@ -17,103 +17,73 @@ from disputes.domain import (
     DeadlinePolicy,
     Dispute,
     DisputeRefusal,
-    EscrowSnapshot,
     Evidence,
 )
 from disputes.domain.events import DisputeEvent
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HELD = 1_000_000
-EMP = Actor("u-emp", EMPLOYER)
-CON = Actor("u-con", CONTRACTOR)
-ADM = Actor("u-admin", ADMIN)
-ARB = Actor("u-arb", ARBITER)
-SYS = Actor("system", SYSTEM)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def escrow(state: str = "funded") -> EscrowSnapshot:
-    return EscrowSnapshot("esc-1", "u-emp", "u-con", state, "IRR")
-
-
-def opened(by: Actor = EMP) -> Dispute:
-    return Dispute.open(
-        dispute_id="d-1", escrow=escrow(), actor=by, reason="quality", statement="broken", now=T0
-    )
-
-
-def negotiating(by: Actor = EMP, held: int = HELD) -> Dispute:
-    dispute = opened(by)
-    dispute.escrow_disputed(held, at(1))
-    return dispute
-
-
-def arbitrating(arbiter: Actor | None = ARB) -> Dispute:
-    dispute = negotiating()
-    dispute.escalate(CON, at(2))
-    if arbiter is not None:
-        dispute.assign_arbiter(ADM, arbiter.user_id, at(3))
-    return dispute
-
-
-def refused(dispute: Dispute, code: str, action: Callable[[], object]) -> DisputeRefusal:
-    """The action is refused with `code` and the dispute is exactly as before."""
-    before, events = dispute.snapshot(), list(dispute.events)
-    with pytest.raises(DisputeRefusal) as caught:
-        action()
-    assert caught.value.reason_code == code
-    assert dispute.snapshot() == before
-    assert dispute.events == events
-    return caught.value
-
-
+EMP, CON = Actor("u-emp", EMPLOYER), Actor("u-con", CONTRACTOR)
+ADM, SYS = Actor("u-admin", ADMIN), Actor("system", SYSTEM)
+At = Callable[[int], datetime]
+Builder = Callable[..., Dispute]
+Refused = Callable[..., DisputeRefusal]
+Step = tuple[str, Callable[[Dispute], object]]
+Steps = Callable[[], list[Step]]
 SHA = "0f" * 32
 PROOF = Evidence("chat.png", "image/png", SHA, "https://files.example/chat.png")
 
 
-def journey() -> list[tuple[str, Callable[[Dispute], object]]]:
-    """A dispute's life, step by step, each with the timeline kind it must add."""
-    return [
-        ("escrow_frozen", lambda d: d.escrow_disputed(HELD, at(1))),
-        ("statement_submitted", lambda d: d.submit_statement(CON, "delivered", [PROOF], at(2))),
-        ("settlement_proposed", lambda d: d.propose_settlement(EMP, 200_000, at(3))),
-        ("settlement_proposed", lambda d: d.propose_settlement(CON, 800_000, at(4))),
-        ("escalated", lambda d: d.escalate(EMP, at(5))),
-        ("arbiter_assigned", lambda d: d.assign_arbiter(ADM, "u-arb", at(6))),
-        ("arbiter_assigned", lambda d: d.assign_arbiter(ADM, "u-arb-2", at(7))),
-        ("statement_submitted", lambda d: d.submit_statement(EMP, "late", [], at(8))),
-        (
-            "verdict_issued",
-            lambda d: d.issue_verdict(
-                Actor("u-arb-2", ARBITER),
-                contractor_amount=600_000,
-                employer_amount=400_000,
-                now=at(9),
+@pytest.fixture(scope="session")
+def journey(at: At) -> Steps:
+    def journey() -> list[Step]:
+        """A dispute's life, step by step, each with the timeline kind it must add."""
+        return [
+            ("escrow_frozen", lambda d: d.escrow_disputed(HELD, at(1))),
+            ("statement_submitted", lambda d: d.submit_statement(CON, "delivered", [PROOF], at(2))),
+            ("settlement_proposed", lambda d: d.propose_settlement(EMP, 200_000, at(3))),
+            ("settlement_proposed", lambda d: d.propose_settlement(CON, 800_000, at(4))),
+            ("escalated", lambda d: d.escalate(EMP, at(5))),
+            ("arbiter_assigned", lambda d: d.assign_arbiter(ADM, "u-arb", at(6))),
+            ("arbiter_assigned", lambda d: d.assign_arbiter(ADM, "u-arb-2", at(7))),
+            ("statement_submitted", lambda d: d.submit_statement(EMP, "late", [], at(8))),
+            (
+                "verdict_issued",
+                lambda d: d.issue_verdict(
+                    Actor("u-arb-2", ARBITER),
+                    contractor_amount=600_000,
+                    employer_amount=400_000,
+                    now=at(9),
+                ),
             ),
-        ),
-        ("closed", lambda d: d.escrow_settled(at(10))),
-    ]
+            ("closed", lambda d: d.escrow_settled(at(10))),
+        ]
+
+    return journey
 
 
-def refusals() -> list[tuple[str, Callable[[Dispute], object]]]:
-    """Commands that are refused at every point of the journey."""
-    return [
-        ("forbidden", lambda d: d.withdraw(CON, at(50))),
-        ("forbidden", lambda d: d.submit_statement(ADM, "x", [], at(50))),
-        (
-            "forbidden",
-            lambda d: d.issue_verdict(
-                Actor("u-arb-3", ARBITER), contractor_amount=HELD, employer_amount=0, now=at(50)
+@pytest.fixture(scope="session")
+def refusals(at: At) -> Steps:
+    def refusals() -> list[Step]:
+        """Commands that are refused at every point of the journey."""
+        return [
+            ("forbidden", lambda d: d.withdraw(CON, at(50))),
+            ("forbidden", lambda d: d.submit_statement(ADM, "x", [], at(50))),
+            (
+                "forbidden",
+                lambda d: d.issue_verdict(
+                    Actor("u-arb-3", ARBITER), contractor_amount=HELD, employer_amount=0, now=at(50)
+                ),
             ),
-        ),
-        ("forbidden", lambda d: d.assign_arbiter(EMP, "u-arb", at(50))),
-    ]
+            ("forbidden", lambda d: d.assign_arbiter(EMP, "u-arb", at(50))),
+        ]
+
+    return refusals
 
 
-def test_every_accepted_step_adds_exactly_one_entry_and_refusals_add_none() -> None:
+def test_every_accepted_step_adds_exactly_one_entry_and_refusals_add_none(
+    opened: Builder, journey: Steps, refusals: Steps, at: At, refused: Refused
+) -> None:
     dispute = opened()
     for kind, step in journey():
         before = dispute.timeline.entries
@@ -127,7 +97,7 @@ def test_every_accepted_step_adds_exactly_one_entry_and_refusals_add_none() -> N
     assert [e.at for e in dispute.timeline.entries] == [T0, *(at(m) for m in range(1, 11))]
 
 
-def test_entries_name_who_acted() -> None:
+def test_entries_name_who_acted(opened: Builder, journey: Steps) -> None:
     dispute = opened()
     for _, step in journey():
         step(dispute)
@@ -135,7 +105,7 @@ def test_entries_name_who_acted() -> None:
     assert actors == [EMP, SYS, CON, EMP, CON, EMP, ADM, ADM, EMP, Actor("u-arb-2", ARBITER), SYS]
 
 
-def test_entries_carry_the_facts_of_each_step() -> None:
+def test_entries_carry_the_facts_of_each_step(opened: Builder, journey: Steps) -> None:
     dispute = opened()
     for _, step in journey():
         step(dispute)
@@ -155,7 +125,7 @@ def test_entries_carry_the_facts_of_each_step() -> None:
     assert details[9]["kind"] == "arbitration" and details[9]["arbiter_id"] == "u-arb-2"
 
 
-def test_entries_cannot_be_modified() -> None:
+def test_entries_cannot_be_modified(negotiating: Builder, at: At) -> None:
     dispute = negotiating()
     dispute.submit_statement(CON, "delivered", [PROOF], at(2))
     entry = dispute.timeline.entries[-1]
@@ -171,7 +141,7 @@ def test_entries_cannot_be_modified() -> None:
     assert not hasattr(dispute.timeline, "remove") and isinstance(dispute.timeline.entries, tuple)
 
 
-def test_details_are_copied_when_recorded() -> None:
+def test_details_are_copied_when_recorded(negotiating: Builder, at: At) -> None:
     dispute = negotiating()
     evidence = [PROOF]
     dispute.submit_statement(CON, "delivered", evidence, at(2))
@@ -179,7 +149,7 @@ def test_details_are_copied_when_recorded() -> None:
     assert len(dispute.timeline.entries[-1].details["evidence"]) == 1
 
 
-def test_every_event_names_its_dispute_and_escrow() -> None:
+def test_every_event_names_its_dispute_and_escrow(opened: Builder, journey: Steps) -> None:
     dispute = opened()
     for _, step in journey():
         step(dispute)
@@ -188,7 +158,9 @@ def test_every_event_names_its_dispute_and_escrow() -> None:
     assert all(isinstance(e, DisputeEvent) for e in dispute.events)
 
 
-def test_a_snapshot_is_plain_json_and_restores_the_same_dispute() -> None:
+def test_a_snapshot_is_plain_json_and_restores_the_same_dispute(
+    opened: Builder, journey: Steps
+) -> None:
     dispute = opened()
     for _, step in journey()[:6]:
         step(dispute)
@@ -203,7 +175,7 @@ def test_a_snapshot_is_plain_json_and_restores_the_same_dispute() -> None:
     assert restored.state == "closed" and restored.version == 11
 
 
-def test_a_restored_dispute_keeps_its_fired_timers() -> None:
+def test_a_restored_dispute_keeps_its_fired_timers(negotiating: Builder, at: At) -> None:
     dispute = negotiating()
     policy = DeadlinePolicy(
         timedelta(hours=1), timedelta(minutes=30), timedelta(days=1), timedelta(days=1)
