@@ -64,45 +64,50 @@ async def open_refund(
     return refund
 
 
+async def refund_from_escrow(
+    repo: Repository,
+    payment: Payment,
+    *,
+    key: str,
+    escrow_id: str,
+    amount: int,
+    cause: RefundCause,
+    now: datetime,
+) -> None:
+    """Take `amount` out of the escrow's holding and start refunding it to the payer, once:
+    the posting's key makes a redelivered event a no-op."""
+    transaction = escrow_money.refund_reserved(key, escrow_id, payment.currency, amount)
+    if await post(repo, transaction, now):
+        await open_refund(repo, payment, key=key, amount=amount, cause=cause, now=now)
+
+
 async def escrow_refunded(event: EscrowRefunded, ctx: HandlerContext, deps: Dependencies) -> None:
     escrow, repo = event.escrow, Repository(ctx.session)
     payment = await original_payment(repo, escrow.payment_id, escrow.escrow_id)
-    transaction = escrow_money.refund_reserved(
-        f"escrow-refunded:{escrow.escrow_id}:{escrow.version}",
-        escrow.escrow_id,
-        payment.currency,
-        event.amount,
+    await refund_from_escrow(
+        repo,
+        payment,
+        key=f"escrow-refunded:{escrow.escrow_id}:{escrow.version}",
+        escrow_id=escrow.escrow_id,
+        amount=event.amount,
+        cause="escrow_refunded",
+        now=ctx.clock.now(),
     )
-    if await post(repo, transaction, ctx.clock.now()):
-        await open_refund(
-            repo,
-            payment,
-            key=transaction.key,
-            amount=event.amount,
-            cause="escrow_refunded",
-            now=ctx.clock.now(),
-        )
 
 
 async def funding_rejected(event: FundingRejected, ctx: HandlerContext, deps: Dependencies) -> None:
     """The whole payment goes back, as this service recorded it (not as the event says)."""
     repo = Repository(ctx.session)
     payment = await original_payment(repo, event.payment_id, event.escrow_id)
-    transaction = escrow_money.refund_reserved(
-        f"funding-rejected:{payment.payment_id}",
-        event.escrow_id,
-        payment.currency,
-        payment.amount,
+    await refund_from_escrow(
+        repo,
+        payment,
+        key=f"funding-rejected:{payment.payment_id}",
+        escrow_id=event.escrow_id,
+        amount=payment.amount,
+        cause="funding_rejected",
+        now=ctx.clock.now(),
     )
-    if await post(repo, transaction, ctx.clock.now()):
-        await open_refund(
-            repo,
-            payment,
-            key=transaction.key,
-            amount=payment.amount,
-            cause="funding_rejected",
-            now=ctx.clock.now(),
-        )
 
 
 async def retry_refund(command: RetryRefund, ctx: HandlerContext, deps: Dependencies) -> str:
