@@ -108,6 +108,20 @@ class Marketplace:
             )
         )
 
+    async def create(
+        self, escrow_id: str, contract_id: str, emp: str, amount: int, kind: wire.EscrowKind
+    ) -> None:
+        """The employer creates a secure payment under his contract."""
+        await self.ok(
+            wire.CreateEscrow(
+                actor=self.employer(emp),
+                escrow_id=escrow_id,
+                contract_id=contract_id,
+                kind=kind,
+                amount=amount,
+            )
+        )
+
     async def pay(
         self,
         escrow_id: str,

@@ -27,15 +27,7 @@ async def test_flow_1_agreed_escrow_paid_delivered_released_in_two_parts_then_pa
     await market.contact(emp, "f1-emp@example.org")
     await market.contact(con, "f1-con@example.org")
     await market.contract("f1-c", emp, con, agreed=10_000_000)
-    await market.ok(
-        wire.CreateEscrow(
-            actor=market.employer(emp),
-            escrow_id="f1-e",
-            contract_id="f1-c",
-            kind=wire.EscrowKind.AGREED,
-            amount=6_000_000,
-        )
-    )
+    await market.create("f1-e", "f1-c", emp, 6_000_000, wire.EscrowKind.AGREED)
     received = await market.pay("f1-e", 6_000_000, emp)
     assert received["event"] == "payment-received" and received["guaranteed"] is True
     await market.state("f1-e", "funded")
@@ -69,15 +61,7 @@ async def test_flow_1_agreed_escrow_paid_delivered_released_in_two_parts_then_pa
 async def test_flow_4_a_payment_for_an_escrow_cancelled_meanwhile_is_refunded(market):
     emp, con = "f4-emp", "f4-con"
     await market.contract("f4-c", emp, con, agreed=None)
-    await market.ok(
-        wire.CreateEscrow(
-            actor=market.employer(emp),
-            escrow_id="f4-e",
-            contract_id="f4-c",
-            kind=wire.EscrowKind.INSTANT,
-            amount=300_000,
-        )
-    )
+    await market.create("f4-e", "f4-c", emp, 300_000, wire.EscrowKind.INSTANT)
     started = await market.pay("f4-e", 300_000, emp, outcome="none")
     await market.ok(wire.CancelEscrow(actor=market.employer(emp), escrow_id="f4-e"))
     await market.state("f4-e", "cancelled")
@@ -100,15 +84,7 @@ async def test_flow_6_two_hundred_concurrent_lifecycles_end_in_the_right_state(m
             emp, con, escrow_id = f"f6-emp-{n}", f"f6-con-{n}", f"f6-e-{n}"
             amount = 100_000 + 1_000 * n
             await market.contract(f"f6-c-{n}", emp, con, agreed=amount)
-            await market.ok(
-                wire.CreateEscrow(
-                    actor=market.employer(emp),
-                    escrow_id=escrow_id,
-                    contract_id=f"f6-c-{n}",
-                    kind=kind,
-                    amount=amount,
-                )
-            )
+            await market.create(escrow_id, f"f6-c-{n}", emp, amount, kind)
             if ending == "cancelled":
                 await market.ok(wire.CancelEscrow(actor=market.employer(emp), escrow_id=escrow_id))
                 return (await market.state(escrow_id, "cancelled", timeout=120)).state
@@ -158,15 +134,7 @@ async def test_reconcile_names_a_difference_when_one_service_books_are_tampered_
     so and exits non-zero; a compensating entry puts them right again."""
     emp, con = "tamper-emp", "tamper-con"
     await market.contract("tamper-c", emp, con, agreed=None)
-    await market.ok(
-        wire.CreateEscrow(
-            actor=market.employer(emp),
-            escrow_id="tamper-e",
-            contract_id="tamper-c",
-            kind=wire.EscrowKind.INSTANT,
-            amount=50_000,
-        )
-    )
+    await market.create("tamper-e", "tamper-c", emp, 50_000, wire.EscrowKind.INSTANT)
     await market.pay("tamper-e", 50_000, emp)
     await market.state("tamper-e", "funded")
     await market.reconciled()
@@ -323,15 +291,7 @@ async def test_flow_5_release_and_dispute_sent_together_always_have_exactly_one_
     await market.contract("f5-c", emp, con, agreed=None)
     for n in range(10):
         escrow_id, dispute_id = f"f5-e-{n}", f"f5-d-{n}"
-        await market.ok(
-            wire.CreateEscrow(
-                actor=market.employer(emp),
-                escrow_id=escrow_id,
-                contract_id="f5-c",
-                kind=wire.EscrowKind.INSTANT,
-                amount=100_000,
-            )
-        )
+        await market.create(escrow_id, "f5-c", emp, 100_000, wire.EscrowKind.INSTANT)
         await market.pay(escrow_id, 100_000, emp)
         await market.state(escrow_id, "funded")
         await market.ok(wire.DeliverWork(actor=market.contractor(con), escrow_id=escrow_id))
