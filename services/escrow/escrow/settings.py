@@ -30,6 +30,8 @@ class EscrowSettings(ServiceSettings):
     #: off unless set: release delivered work automatically after this long
     auto_release_after_s: int | None = None
     timer_poll_interval_ms: int = 1000
+    #: how often the money-held gauge is read from the database
+    metrics_refresh_s: float = 15.0
 
     def fees(self) -> dict[str, FeePolicy]:
         return {code: FeePolicy(f.fee_bps, f.min_fee) for code, f in self.escrow_fees.items()}

@@ -227,12 +227,58 @@ def smtp() -> Iterator[Mailbox]:
 # --- real HTTP receivers ------------------------------------------------------------------------
 
 
+#: receivers keep idle connections far longer than any test runs, so a connection that closes
+#: was closed by the channel
+KEEP_ALIVE_S = 600
+
+
+@dataclass
+class Served:
+    """A running receiver as its side of the sockets sees it."""
+
+    url: str
+    server: uvicorn.Server
+    #: the client address (host, port) of every request; requests over one TCP connection share
+    #: it (a new connection may reuse a closed one's port: `open_connections` is the firmer check)
+    peers: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections requests came over."""
+        return len(set(self.peers))
+
+    @property
+    def open_connections(self) -> int:
+        return len(self.server.server_state.connections)
+
+    async def closed_by_client(self) -> None:
+        """Wait until every connection to the receiver is closed."""
+        async with asyncio.timeout(20):
+            while self.open_connections:
+                await asyncio.sleep(0.01)
+
+
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free port of this event loop; yields its base URL."""
+async def listening(app: Any, *, keep_alive_s: int = 5) -> AsyncIterator[Served]:
+    """Serve an ASGI app with uvicorn on a free port of this event loop while the block runs."""
     port = free_port()
+    peers: list[tuple[str, int]] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("client"):
+            host, client_port = scope["client"]
+            peers.append((host, client_port))
+        await app(scope, receive, send)
+
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            recording,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=keep_alive_s,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -240,10 +286,17 @@ async def serving(app: Any) -> AsyncIterator[str]:
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", server, peers)
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free port of this event loop; yields its base URL."""
+    async with listening(app) as served:
+        yield served.url
 
 
 @dataclass
@@ -300,19 +353,33 @@ def serve() -> Callable[[Any], AbstractAsyncContextManager[str]]:
 
 
 @pytest.fixture
-async def webhook() -> AsyncIterator[tuple[WebhookReceiver, str]]:
+async def webhook_receiver() -> AsyncIterator[tuple[WebhookReceiver, Served]]:
+    """A webhook endpoint at `{served.url}/hook`, counting the connections it is called over."""
     receiver = WebhookReceiver(secret="whsec-test")
     app = Starlette(routes=[Route("/hook", receiver.receive, methods=["POST"])])
-    async with serving(app) as url:
-        yield receiver, url + "/hook"
+    async with listening(app, keep_alive_s=KEEP_ALIVE_S) as served:
+        yield receiver, served
 
 
 @pytest.fixture
-async def kavenegar() -> AsyncIterator[tuple[FakeKavenegar, str]]:
+def webhook(webhook_receiver: tuple[WebhookReceiver, Served]) -> tuple[WebhookReceiver, str]:
+    receiver, served = webhook_receiver
+    return receiver, served.url + "/hook"
+
+
+@pytest.fixture
+async def kavenegar_server() -> AsyncIterator[tuple[FakeKavenegar, Served]]:
+    """The fake of Kavenegar's API, counting the connections it is called over."""
     fake = FakeKavenegar()
     app = Starlette(routes=[Route("/v1/{api_key}/sms/send.json", fake.send, methods=["POST"])])
-    async with serving(app) as url:
-        yield fake, url
+    async with listening(app, keep_alive_s=KEEP_ALIVE_S) as served:
+        yield fake, served
+
+
+@pytest.fixture
+def kavenegar(kavenegar_server: tuple[FakeKavenegar, Served]) -> tuple[FakeKavenegar, str]:
+    fake, served = kavenegar_server
+    return fake, served.url
 
 
 # --- the service over the real broker and database ------------------------------------------------

@@ -1,5 +1,6 @@
 """Each channel adapter against a real local server: an SMTP server (aiosmtpd), a webhook
-receiver that checks signatures, and a fake of Kavenegar's SMS API."""
+receiver that checks signatures, and a fake of Kavenegar's SMS API. The HTTP channels keep one
+connection alive across messages, seen from the server's side of the sockets."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from notifications.domain.rendering import render
 from shared.clock import SystemClock
 from shared.contract.envelope import new_event
 from shared.contract.escrow import EscrowFunded
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 
 def letter(example_events, address: str, language: str = "fa", secret: str | None = None):
@@ -114,3 +119,57 @@ async def test_a_kavenegar_refusal_is_an_error_that_never_shows_the_api_key(
         await wrong_key.send(letter(example_events, "09121234567"))
     assert "401" in str(unauthorised.value)
     assert fake.sent == [] and json.dumps(fake.statuses) == "[]"
+
+
+async def test_a_webhook_channel_sends_over_one_connection_until_closed(
+    webhook_receiver, example_events
+):
+    receiver, served = webhook_receiver
+    channel = WebhookChannel(clock=SystemClock())
+    for _ in range(2):
+        await channel.send(letter(example_events, served.url + "/hook", secret=receiver.secret))
+
+    assert [c["status"] for c in receiver.calls] == [204, 204]
+    assert len(served.peers) == 2 and served.connections == 1
+    assert served.open_connections == 1  # kept alive for the next message
+
+    await channel.aclose()
+    assert channel.http.is_closed
+    await served.closed_by_client()
+
+
+async def test_an_sms_channel_sends_over_one_connection_until_closed(
+    kavenegar_server, example_events
+):
+    fake, served = kavenegar_server
+    sms = KavenegarSms(base_url=served.url, api_key=fake.api_key)
+    for number in ("09121234567", "09127654321"):
+        await sms.send(letter(example_events, number))
+
+    assert [s["receptor"] for s in fake.sent] == ["09121234567", "09127654321"]
+    assert len(served.peers) == 2 and served.connections == 1
+    assert served.open_connections == 1
+
+    await sms.aclose()
+    assert sms.http.is_closed
+    await served.closed_by_client()
+
+
+async def test_a_webhook_answer_setting_a_cookie_does_not_follow_the_next_message(
+    serve, example_events
+):
+    seen: list[str | None] = []
+
+    async def receive(request: Request) -> Response:
+        seen.append(request.headers.get("cookie"))
+        response = Response(status_code=204)
+        response.set_cookie("session", "from-the-receiver")
+        return response
+
+    app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
+    async with serve(app) as url:
+        channel = WebhookChannel(clock=SystemClock())
+        for _ in range(2):
+            await channel.send(letter(example_events, url + "/hook", secret="s"))
+        await channel.aclose()
+    assert seen == [None, None]

@@ -208,3 +208,30 @@ async def test_sms_goes_through_the_provider_and_the_log_is_readable_by_api_and_
         assert missing.status_code == 404
         assert shown.exit_code == 0, shown.output
         assert "sent" in shown.output and "escrow_funded_employer" in shown.output
+
+
+async def test_the_stopping_service_closes_its_webhook_and_sms_connections(
+    start_service, client, kavenegar_server, webhook_receiver, funded
+):
+    provider, sms_server = kavenegar_server
+    receiver, hook_server = webhook_receiver
+    texting = EMPLOYER.model_copy(update={"phone": "09121234567", "channels": {"*": ["sms"]}})
+    hooked = UserContactUpdated(
+        user_id="con-1",
+        display_name="Ali",
+        webhook_url=hook_server.url + "/hook",
+        webhook_secret=receiver.secret,
+        channels={"*": ["webhook"]},
+    )
+    settings = {"sms_provider_url": sms_server.url, "sms_api_key": provider.api_key}
+    async with start_service(**settings) as service:
+        await publish(client, texting)
+        await publish(client, hooked)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 2))
+        assert len(provider.sent) == 1 and [c["status"] for c in receiver.calls] == [204]
+        # each channel keeps its connection for the next message…
+        assert sms_server.open_connections == 1 and hook_server.open_connections == 1
+    # …until the service stops
+    await sms_server.closed_by_client()
+    await hook_server.closed_by_client()

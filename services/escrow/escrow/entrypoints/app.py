@@ -18,6 +18,7 @@ from shared.service import Service, build_service, polling
 from escrow import domain
 from escrow.entrypoints.http import routes
 from escrow.service_layer import commands, events
+from escrow.service_layer.gauges import refresh_money_held
 from escrow.service_layer.timers import timers_round
 from escrow.service_layer.unit import EscrowUnit, Rules
 from escrow.settings import EscrowSettings
@@ -65,4 +66,11 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
     service.http = routes(service.db)
     interval = timedelta(milliseconds=settings.timer_poll_interval_ms)
     service.loops.append(polling(partial(timers_round, runtime, rules), interval, "escrow timers"))
+    service.loops.append(
+        polling(
+            partial(refresh_money_held, service.db, rules.currencies),
+            timedelta(seconds=settings.metrics_refresh_s),
+            "money-held gauge",
+        )
+    )
     return service

@@ -12,7 +12,6 @@ import logging
 from shared.messaging.runtime import Runtime
 
 from escrow import domain, metrics
-from escrow.adapters.queries import held_per_currency
 from escrow.service_layer.unit import EscrowUnit, Rules
 
 log = logging.getLogger(__name__)
@@ -51,11 +50,8 @@ async def fire_next(runtime: Runtime, rules: Rules) -> bool:
 
 
 async def timers_round(runtime: Runtime, rules: Rules) -> int:
-    """Fire every due timer, then refresh the money-held gauge; returns how many fired."""
+    """Fire every due timer; returns how many fired."""
     fired = 0
     while await fire_next(runtime, rules):
         fired += 1
-    async with runtime.db.transaction() as session:
-        for currency, held in (await held_per_currency(session)).items():
-            metrics.MONEY_HELD.labels(currency).set(held)
     return fired

@@ -95,6 +95,38 @@ async def test_an_agreed_escrow_from_creation_to_release_in_two_parts(market):
     assert "escrow_suite_money_held" in exposed and "escrow_suite_command_results_total" in exposed
 
 
+async def money_held_becomes(amount: int, currency: str = "IRR") -> None:
+    """Wait for the gauge's own loop (every `metrics_refresh_s`) to show `amount`."""
+    async with asyncio.timeout(20):
+        while sample("escrow_suite_money_held", currency=currency) != amount:
+            await asyncio.sleep(0.02)
+
+
+async def test_the_money_held_gauge_is_what_the_funded_escrows_hold(market):
+    await market.contract(agreed=None)
+    do, employer, contractor = market.do, market.employer, market.contractor
+    await market.funded("h-1", 612_345)
+    await market.funded("h-2", 301_000, delivered=True)
+    assert (await do(wire.ReleaseEscrow(actor=employer, escrow_id="h-1", amount=12_345))).accepted
+    await market.wait_events("escrow-released", "h-1")
+    ids = ("h-1", "h-2")
+
+    await money_held_becomes(600_000 + 301_000)
+    held = [snapshot.held for snapshot in map(market.latest, ids) if snapshot]
+    assert sum(held) == 901_000
+    totals = (await market.read("/ledger/totals")).json()["currencies"]["IRR"]
+    assert totals["escrow"] == 901_000  # the audit view, from the whole ledger, agrees
+
+    assert (await do(wire.ReleaseEscrow(actor=employer, escrow_id="h-1"))).accepted
+    assert (await do(wire.RefundEscrow(actor=contractor, escrow_id="h-2"))).accepted
+    await market.state("h-1", "released")
+    await market.state("h-2", "refunded")
+
+    await money_held_becomes(0)  # nothing held is 0, not the last amount seen
+    totals = (await market.read("/ledger/totals")).json()["currencies"]["IRR"]
+    assert totals["escrow"] == 0
+
+
 async def test_a_request_accepted_declined_or_withdrawn(market):
     await market.contract(agreed=None)
     do, employer, contractor = market.do, market.employer, market.contractor

@@ -34,9 +34,13 @@ def build(
 ) -> Service:
     settings = settings or NotificationsSettings()
     service = build_service(settings, package="notifications", context=CONTEXT, clock=clock)
+    if channels is None:
+        channels = channels_from(settings, service.clock)
+        # a caller's own channels stay the caller's to close
+        service.on_stop.extend(channel.aclose for channel in channels.values())
     deliverer = Deliverer(
         db=service.db,
-        channels=channels if channels is not None else channels_from(settings, service.clock),
+        channels=channels,
         clock=service.clock,
         schedule=RetrySchedule(
             max_attempts=settings.delivery_max_attempts,

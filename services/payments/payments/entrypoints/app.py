@@ -34,9 +34,12 @@ def build(
     service = build_service(
         settings, package="payments", context=CONTEXT, refusals=(PaymentsRefusal,), clock=clock
     )
+    if gateways is None:
+        gateways = build_gateways(settings)
+        service.on_stop.append(gateways.aclose)  # a caller's own gateways stay the caller's
     deps = Dependencies(
         settings=settings,
-        gateways=gateways or build_gateways(settings),
+        gateways=gateways,
         db=service.db,
         clock=service.clock,
         source=settings.service_name,

@@ -32,3 +32,7 @@ class ChannelError(Exception):
 
 class Channel(Protocol):
     async def send(self, letter: Letter) -> None: ...
+
+    async def aclose(self) -> None:
+        """Close the channel's connections (the service is stopping)."""
+        ...

@@ -51,6 +51,9 @@ class EmailChannel:
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise ChannelError(f"SMTP: {type(exc).__name__}: {exc}") from exc
 
+    async def aclose(self) -> None:
+        """Nothing to close: each message opens and quits its own SMTP connection."""
+
     def message(self, letter: Letter) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender

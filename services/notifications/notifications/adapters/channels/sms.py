@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from notifications.adapters.channels import ChannelError, Letter
+from notifications.adapters.channels.http import channel_client
 
 ACCEPTED = 200
 
@@ -24,15 +25,18 @@ class KavenegarSms:
         self, *, base_url: str, api_key: str, sender: str | None = None, timeout_s: float = 10.0
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/v1/{api_key}/sms/send.json"
-        self.api_key, self.sender, self.timeout_s = api_key, sender, timeout_s
+        self.api_key, self.sender = api_key, sender
+        self.http = channel_client(timeout_s)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def send(self, letter: Letter) -> None:
         form = {"receptor": letter.address, "message": letter.rendered.sms}
         if self.sender:
             form["sender"] = self.sender
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                answer = await client.post(self.url, data=form)
+            answer = await self.http.post(self.url, data=form)
         except httpx.HTTPError as exc:
             raise ChannelError(self._redacted(f"sms: {type(exc).__name__}: {exc}")) from exc
         status, message = _return(answer)

@@ -13,6 +13,7 @@ from shared.clock import Clock
 from shared.contract.envelope import CONTENT_TYPE
 
 from notifications.adapters.channels import ChannelError, Letter
+from notifications.adapters.channels.http import channel_client
 from notifications.domain.signing import signed_headers
 
 RETRIED_4XX = frozenset({408, 425, 429})
@@ -20,7 +21,11 @@ RETRIED_4XX = frozenset({408, 425, 429})
 
 class WebhookChannel:
     def __init__(self, *, clock: Clock, timeout_s: float = 10.0) -> None:
-        self.clock, self.timeout_s = clock, timeout_s
+        self.clock = clock
+        self.http = channel_client(timeout_s)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def send(self, letter: Letter) -> None:
         if not letter.secret:
@@ -32,8 +37,7 @@ class WebhookChannel:
             **signed_headers(letter.secret, int(self.clock.now().timestamp()), body),
         }
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                answer = await client.post(letter.address, content=body, headers=headers)
+            answer = await self.http.post(letter.address, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise ChannelError(f"webhook: {type(exc).__name__}: {exc}") from exc
         if not answer.is_success:

@@ -56,6 +56,10 @@ class Gateway(Protocol):
         """Refund a payment (destination: its session token). Idempotent on transfer_id."""
         ...
 
+    async def aclose(self) -> None:
+        """Close the adapter's connections (the service is stopping); again is harmless."""
+        ...
+
 
 class Instrumented:
     """A gateway whose every remote call is timed and whose errors are counted."""
@@ -83,6 +87,9 @@ class Instrumented:
     async def refund(self, transfer: Transfer) -> str:
         return await self._timed("refund", lambda: self.inner.refund(transfer))
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
 
 @dataclass
 class Gateways:
@@ -96,3 +103,8 @@ class Gateways:
     def __post_init__(self) -> None:
         for gateway in (self.payments, self.transfers):
             self.by_name.setdefault(gateway.name, gateway)
+
+    async def aclose(self) -> None:
+        # One gateway may both open payments and carry transfers: closing it twice is harmless.
+        for gateway in (self.payments, self.transfers):
+            await gateway.aclose()

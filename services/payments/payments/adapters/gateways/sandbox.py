@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from payments.adapters.gateways.http import post_json
+from payments.adapters.gateways.http import gateway_client, post_json
 from payments.adapters.gateways.port import IncomingCallback
 from payments.domain.errors import CallbackRejected, ForgedCallback
 from payments.domain.gateway import (
@@ -29,14 +29,14 @@ class SandboxGateway:
     def __init__(self, base_url: str, secret: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
-        self.timeout = timeout
+        self.http = gateway_client(timeout)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         return await post_json(
-            self.base_url + path,
-            body,
-            headers={API_KEY_HEADER: self.secret},
-            timeout=self.timeout,
+            self.http, self.base_url + path, body, headers={API_KEY_HEADER: self.secret}
         )
 
     async def open_payment(self, request: PaymentRequest) -> GatewaySession:

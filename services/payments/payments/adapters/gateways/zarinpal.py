@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from payments.adapters.gateways.http import post_json
+from payments.adapters.gateways.http import gateway_client, post_json
 from payments.adapters.gateways.port import IncomingCallback
 from payments.domain.errors import CallbackMismatch, CallbackRejected
 from payments.domain.gateway import (
@@ -80,13 +80,14 @@ class ZarinpalGateway:
         self.merchant_id = merchant_id
         self.api_url = api_url.rstrip("/")
         self.startpay_url = startpay_url if startpay_url.endswith("/") else startpay_url + "/"
-        self.timeout = timeout
+        self.http = gateway_client(timeout)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     async def _post(self, path: str, body: dict[str, Any]) -> _Answer:
         _, document = await post_json(
-            f"{self.api_url}{path}",
-            {"merchant_id": self.merchant_id, **body},
-            timeout=self.timeout,
+            self.http, f"{self.api_url}{path}", {"merchant_id": self.merchant_id, **body}
         )
         if not isinstance(document, dict):
             raise GatewayUnavailable(f"zarinpal answered {document!r}")
