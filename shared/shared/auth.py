@@ -6,8 +6,11 @@ pair, and `escrowctl` signs with it.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +20,9 @@ from shared.contract.base import Actor
 from shared.settings import DEV_KEY_MARKER
 
 ALGORITHMS = ["EdDSA", "RS256"]
+#: how many verified tokens a verifier remembers
+VERIFIED_TOKENS = 10_000
+MAX_TOKEN_LENGTH = 8_192
 
 
 class TokenRefused(Exception):
@@ -36,6 +42,10 @@ class ActorTokenVerifier:
         self.audience = audience
         self.issuer = issuer
         self.leeway_s = leeway_s
+        self._keys = [_loaded(pem) for pem in public_keys]
+        #: tokens verified before, with their claims: a back end signs one token per user
+        #: session, so most commands carry one already seen. Bounded; expiry is checked on use.
+        self._verified: OrderedDict[str, dict[str, object]] = OrderedDict()
 
     def verify(self, token: str | None, actor: Actor) -> None:
         """Refuse unless `token` is valid, unexpired and names exactly `actor`."""
@@ -48,8 +58,25 @@ class ActorTokenVerifier:
             raise TokenRefused("the actortoken names another actor than the command")
 
     def _decode(self, token: str) -> dict[str, object]:
+        claims = self._verified.get(token)
+        if claims is not None:
+            expires = claims.get("exp")
+            if isinstance(expires, int | float) and expires + self.leeway_s >= time.time():
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]
+            raise TokenRefused("the actortoken has expired")
+        claims = self._verify_signature(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signature(self, token: str) -> dict[str, object]:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRefused("the actortoken is too long")
         last_error: Exception | None = None
-        for key in self.public_keys:
+        for key in self._keys:
             try:
                 return jwt.decode(
                     token,
@@ -65,6 +92,15 @@ class ActorTokenVerifier:
             except (jwt.PyJWTError, ValueError, TypeError) as exc:
                 last_error = exc
         raise TokenRefused(f"the actortoken is not valid: {last_error}")
+
+
+def _loaded(pem: str) -> Any:
+    """A PEM public key parsed once (PyJWT would parse the text again for every token); text
+    that is not a key is left for PyJWT to refuse as before."""
+    try:
+        return serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        return pem
 
 
 def sign_actor_token(

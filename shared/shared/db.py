@@ -35,8 +35,11 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = url
+        # No pre-ping: it costs a round trip (`BEGIN; ROLLBACK`) on every checkout. A connection
+        # that died with its server fails its first statement instead; SQLAlchemy then discards
+        # the whole pool and the runtime retries the work as transient, on fresh connections.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, pool_pre_ping=True, pool_recycle=1800
+            url, pool_size=pool_size, pool_pre_ping=False, pool_recycle=1800
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -42,6 +42,17 @@ HANDLER_RETRIES = Counter(
 )
 HANDLING_SECONDS = Histogram(
     f"{PREFIX}_handling_seconds",
-    "Time to handle one consumed message, retries included",
+    "Time from fetching a consumed message to the commit of its effect, retries included",
     ["service", "topic"],
+)
+BATCH_RECORDS = Histogram(
+    f"{PREFIX}_batch_records",
+    "Records per consumed batch",
+    ["service"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+BATCH_SECONDS = Histogram(
+    f"{PREFIX}_batch_seconds",
+    "Time to handle one consumed batch, from fetch to its last commit",
+    ["service"],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import ASGIApp, Receive, Scope, Send
@@ -77,6 +79,8 @@ class Service:
     #: the service's HTTP read API and callbacks (Starlette routes, path parameters allowed)
     http: list[BaseRoute] = field(default_factory=list)
     loops: list[BackgroundLoop] = field(default_factory=list)
+    #: closed after the loops and the relay have stopped (long-lived HTTP clients, pools)
+    on_stop: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     _app: AsgiFastStream | None = None
     _subscriber: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -103,7 +107,7 @@ class Service:
         )
 
     def subscribe(self) -> None:
-        """Register one consumer for every topic the handlers need (one group per service)."""
+        """One batch consumer for every topic the handlers need (one group per service)."""
         if self._subscriber is not None or not self.runtime.topics:
             return
         s = self.settings
@@ -116,16 +120,23 @@ class Service:
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
             max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+            batch=True,
+            max_records=s.kafka_max_records,
+            batch_timeout_ms=s.kafka_fetch_max_wait_ms,
+            parser=_tolerant_headers,
             decoder=_undecoded,
         )
         runtime, prefix = self.runtime, s.topic_prefix
 
         @subscriber
-        async def consume(body: bytes, message: KafkaMessage) -> None:
+        async def consume(body: Any, message: KafkaMessage) -> None:
             raw = message.raw_message
-            assert not isinstance(raw, tuple)
-            await runtime.receive(
-                Record(off_wire(raw.topic, prefix), raw.partition, raw.offset, raw.key, raw.value)
+            records = raw if isinstance(raw, tuple) else (raw,)
+            await runtime.receive_batch(
+                [
+                    Record(off_wire(r.topic, prefix), r.partition, r.offset, r.key, r.value)
+                    for r in records
+                ]
             )
 
         self._subscriber = subscriber
@@ -143,6 +154,11 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.relay.stop()
+        for close in self.on_stop:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing %r failed", close)
 
 
 class ServiceApp(AsgiFastStream):
@@ -156,10 +172,27 @@ class ServiceApp(AsgiFastStream):
         await self.fallback(scope, receive, send)
 
 
-async def _undecoded(message: Any) -> bytes:
+async def _undecoded(message: Any) -> Any:
     """Hand the raw bytes to the runtime, which owns parsing and dead-lettering."""
-    body: bytes = message.body
-    return body
+    return message.body
+
+
+async def _tolerant_headers(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[Any]],
+) -> Any:
+    """FastStream's parser reads every header as UTF-8 and would fail the whole batch (no dead
+    letter, no answer) on one record with a binary header. The runtime reads no header, so such
+    headers are passed on with their undecodable bytes replaced."""
+    try:
+        return await parse(records)
+    except UnicodeDecodeError:
+        return await parse(tuple(_readable_headers(r) for r in records))
+
+
+def _readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
+    headers = [(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in record.headers]
+    return dataclasses.replace(record, headers=headers)
 
 
 def _live() -> Any:
@@ -236,6 +269,8 @@ def build_service(
         ),
         topic_prefix=settings.topic_prefix,
         on_commit=relay.nudge,
+        max_lanes=settings.consumer_lanes,
+        group_size=settings.group_commit_size,
     )
     return Service(settings, package, db, broker, runtime, relay, clock)
 

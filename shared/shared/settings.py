@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_KEY_MARKER = "escrow-suite development key"
@@ -24,7 +24,7 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/postgres"
-    database_pool_size: int = 5
+    database_pool_size: int = 8
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -41,6 +41,13 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_fetch_max_wait_ms: int = 200
     kafka_max_poll_interval_ms: int = 300_000
+    #: records fetched and handled as one batch; its offsets are committed together
+    kafka_max_records: int = Field(default=500, ge=1, le=5_000)
+    #: lanes of one batch handled at once, one key's records always in one lane (each lane holds
+    #: a database connection: keep it below the pool size)
+    consumer_lanes: int = Field(default=4, ge=1, le=64)
+    #: records of a lane committed in one transaction, each under its own savepoint
+    group_commit_size: int = Field(default=64, ge=1, le=1_000)
     topic_prefix: str = ""
 
     http_host: str = "127.0.0.1"
@@ -52,8 +59,10 @@ class ServiceSettings(BaseSettings):
     actor_token_issuer: str | None = None
     actor_token_leeway_s: int = 30
 
-    outbox_poll_interval_ms: int = 250
-    outbox_batch_size: int = 100
+    #: the relay wakes on every commit (in-process, and LISTEN/NOTIFY across replicas); this is
+    #: only the longest it sleeps, and how often a replica that does not lead tries to take over
+    outbox_poll_interval_ms: int = 1_000
+    outbox_batch_size: int = Field(default=500, ge=1, le=5_000)
     outbox_retention_hours: int = 168
     retry_initial_delay_ms: int = 100
     retry_max_delay_ms: int = 5_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -159,3 +160,89 @@ def _duplicates() -> float:
 
 async def _absorbed(before: float) -> bool:
     return _duplicates() >= before + 1
+
+
+async def test_a_send_failing_part_way_keeps_each_keys_order_and_is_retried(
+    db, sender, topic_prefix, client
+):
+    rows = [("K", "k1"), ("L", "l1"), ("K", "k2"), ("M", "m1"), ("K", "k3"), ("L", "l2")]
+    rows += [("K", "k4"), ("M", "m2")]
+    for key, name in rows:  # one commit each: the outbox ids are the commit order
+        async with db.transaction() as session:
+            await stage(session, [message(name, key=key)])
+    attempts: list[tuple[str, bool]] = []  # (row, acknowledged), in the order they were sent
+    refused = RuntimeError("the broker refused k2")
+
+    async def k2_fails_once(
+        topic: str, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> object:
+        name = _name(value)
+        if name == "k2" and ("k2", False) not in attempts:
+            attempts.append((name, False))
+            raise refused
+        result = await sender(topic, key, value, headers)
+        attempts.append((name, True))
+        return result
+
+    relay = relay_for(db, k2_fails_once, topic_prefix)
+    with pytest.raises(RuntimeError) as raised:
+        await relay.publish_batch()
+    assert raised.value is refused  # the first send error, once what was sent is marked
+
+    # First pass: K stopped at its failed row; the other keys went out whole.
+    assert [name for name, _ in attempts if name.startswith("k")] == ["k1", "k2"]
+    assert await _unpublished(db) == ["k2", "k3", "k4"]
+    first_pass = {"k1", "l1", "l2", "m1", "m2"}
+    await client.watcher.wait_for(lambda: first_pass <= set(published(client)))
+
+    # A later pass sends the rest of K, in order, after its failed row.
+    while await relay.publish_batch():
+        pass
+    assert await _unpublished(db) == []
+    await client.watcher.wait_for(lambda: {"k2", "k3", "k4"} <= set(published(client)))
+    acknowledged = [name for name, ok in attempts if ok]
+    assert sorted(acknowledged) == sorted(name for _, name in rows)  # each sent once
+    assert [n for n in acknowledged if n.startswith("k")] == ["k1", "k2", "k3", "k4"]
+    on_the_wire = published(client)
+    assert [n for n in on_the_wire if n.startswith("k")] == ["k1", "k2", "k3", "k4"]
+    assert [n for n in on_the_wire if n.startswith("l")] == ["l1", "l2"]
+    assert [n for n in on_the_wire if n.startswith("m")] == ["m1", "m2"]
+
+
+def _name(value: bytes) -> str:
+    return str(json.loads(value)["data"]["user_id"])
+
+
+async def _unpublished(db: Database) -> list[str]:
+    async with db.transaction() as session:
+        payloads = await session.scalars(
+            sa.select(outbox.c.payload).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id)
+        )
+        return [_name(payload) for payload in payloads]
+
+
+async def test_stopping_lets_the_batch_being_published_finish_instead_of_sending_it_twice(
+    db, sender, topic_prefix, client
+):
+    names = [f"s{i:02d}" for i in range(10)]
+    async with db.transaction() as session:
+        await stage(session, [message(name, key=name) for name in names])
+    started = asyncio.Event()
+
+    async def slow_send(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> object:
+        written = await sender(topic, key, value, headers)
+        started.set()
+        await asyncio.sleep(0.2)  # the broker has the record; its acknowledgement is slow
+        return written
+
+    relay = relay_for(db, slow_send, topic_prefix)
+    relay.start()
+    await started.wait()
+    await relay.stop()  # while the batch is in flight
+    await client.watcher.wait_for(lambda: len(published(client)) >= len(names))
+    marker = relay_for(db, sender, topic_prefix)
+    async with db.transaction() as session:
+        await stage(session, [message("marker", key="s00")])
+    await marker.publish_batch()
+    await client.watcher.wait_for(lambda: "marker" in published(client))
+    assert sorted(published(client)) == sorted([*names, "marker"])  # each exactly once

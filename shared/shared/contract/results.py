@@ -23,6 +23,8 @@ class ReasonCode(StrEnum):
     INVALID_TOKEN = "invalid_token"
     MALFORMED = "malformed"
     UNSUPPORTED = "unsupported"
+    #: the command's handling failed for good; it was dead-lettered (DESIGN.md §7)
+    INTERNAL_ERROR = "internal_error"
 
 
 class CommandResult(Event):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,29 +35,66 @@ def fingerprint(event: CloudEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim(session: AsyncSession, event: CloudEvent, topic: str) -> Seen | None:
-    """Record the message as processed; returns what was stored before if it is a redelivery.
+async def claim_many(
+    session: AsyncSession, events: Sequence[tuple[CloudEvent, str]]
+) -> tuple[set[str], dict[str, Seen]]:
+    """Claim many messages in one statement: (the ids claimed now, what was stored for the rest).
 
-    A concurrent claim of the same id waits on the primary key until the first commits.
+    Each id is claimed once even if it occurs twice in `events`. A concurrent claim of one of
+    these ids (another lane or replica) waits on the primary key until that transaction ends.
     """
-    print_ = fingerprint(event)
-    inserted = await session.execute(
-        insert(inbox)
-        .values(message_id=event.id, type=event.type, topic=topic, fingerprint=print_)
-        .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
-        .returning(inbox.c.message_id)
-    )
-    if inserted.first() is not None:
-        return None
-    row = (
-        await session.execute(
-            sa.select(inbox.c.fingerprint, inbox.c.result).where(inbox.c.message_id == event.id)
+    unique: dict[str, dict[str, str]] = {}
+    for event, topic in events:
+        unique.setdefault(
+            event.id,
+            {
+                "message_id": event.id,
+                "type": event.type,
+                "topic": topic,
+                "fingerprint": fingerprint(event),
+            },
         )
-    ).one()
-    return Seen(row.fingerprint, row.result)
+    if not unique:
+        return set(), {}
+    inserted = await session.execute(_CLAIM, list(unique.values()))
+    fresh = {row[0] for row in inserted}
+    others = [message_id for message_id in unique if message_id not in fresh]
+    if not others:
+        return fresh, {}
+    rows = await session.execute(_STORED, {"ids": others})
+    return fresh, {row.message_id: Seen(row.fingerprint, row.result) for row in rows}
 
 
-async def remember_result(session: AsyncSession, message_id: str, result: dict[str, Any]) -> None:
+async def release(session: AsyncSession, message_ids: Sequence[str]) -> None:
+    """Forget claims whose effect was rolled back, so the message is handled again later."""
+    if message_ids:
+        await session.execute(_RELEASE, {"ids": list(message_ids)})
+
+
+async def remember_results(
+    session: AsyncSession, results: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Store many commands' results in one round trip."""
+    if not results:
+        return
     await session.execute(
-        sa.update(inbox).where(inbox.c.message_id == message_id).values(result=result)
+        _REMEMBER,
+        [{"claimed_id": message_id, "claimed_result": result} for message_id, result in results],
     )
+
+
+# Built once: building a statement costs more CPU than executing a cached one.
+_CLAIM = (
+    insert(inbox)
+    .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
+    .returning(inbox.c.message_id)
+)
+_STORED = sa.select(inbox.c.message_id, inbox.c.fingerprint, inbox.c.result).where(
+    inbox.c.message_id.in_(sa.bindparam("ids", expanding=True))
+)
+_RELEASE = sa.delete(inbox).where(inbox.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_REMEMBER = (
+    sa.update(inbox)
+    .where(inbox.c.message_id == sa.bindparam("claimed_id"))
+    .values(result=sa.bindparam("claimed_result"))
+)

@@ -1,14 +1,21 @@
 """Transactional outbox: messages are written with the state change and published after commit.
 
-The relay publishes unpublished rows in id order and marks them in the same transaction; if it
-dies after publishing and before the mark commits, the rows go out again (a duplicate the
-consumer's inbox absorbs), never lost. One relay per database publishes at a time (an advisory
-lock), which keeps per-key order across replicas.
+The relay publishes unpublished rows in id order and then marks them; if it dies after publishing
+and before the mark, the rows go out again (a duplicate the consumer's inbox absorbs), never lost.
+One relay per database publishes at a time: the leader, which holds a session advisory lock on a
+connection of its own and runs its statements in autocommit, so no transaction stays open while
+it talks to the broker. It wakes when its own process commits (`nudge`), when another replica
+commits (LISTEN/NOTIFY), or after `poll_interval` at the latest.
+
+Per-key order holds even when a send fails part-way: a key's next row is sent only once the
+broker has acknowledged its previous one, so a failed row is never overtaken by a later row of
+its key; the rows that were acknowledged are marked, the others are sent again in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared import metrics
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent
@@ -26,7 +33,12 @@ from shared.messaging.tables import outbox
 
 log = logging.getLogger(__name__)
 
-RELAY_LOCK = 0x0E5C_0B0C  # advisory lock key: one publishing relay per service database
+#: the advisory lock of the publishing relay, in the two-int keyspace (apart from any bigint one)
+RELAY_LOCK = (0x0E5C_0B0C, 1)
+#: LISTEN/NOTIFY channel: a transaction that staged messages wakes the leader of its database
+CHANNEL = "escrow_suite_outbox"
+#: how long `stop` lets a batch being published finish
+STOP_WAIT_S = 5.0
 
 #: sends one record; returns when the broker has acknowledged it
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[object]]
@@ -54,8 +66,25 @@ async def stage(session: AsyncSession, messages: Iterable[Outgoing]) -> int:
         for m in messages
     ]
     if rows:
-        await session.execute(sa.insert(outbox), rows)
+        await session.execute(_INSERT, rows)
+        await session.execute(_NOTIFY)
     return len(rows)
+
+
+# Built once: building a statement costs more CPU than executing a cached one.
+_INSERT = sa.insert(outbox)
+_NOTIFY = sa.select(sa.func.pg_notify(CHANNEL, ""))
+_UNPUBLISHED = (
+    sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.id)
+    .limit(sa.bindparam("batch_size"))
+)
+_MARK = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(published_at=sa.func.now())
+)
 
 
 class OutboxRelay:
@@ -68,8 +97,8 @@ class OutboxRelay:
         *,
         service: str,
         topic_prefix: str = "",
-        batch_size: int = 100,
-        poll_interval: float = 0.25,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
         retention: timedelta = timedelta(days=7),
     ) -> None:
         self.db = db
@@ -80,7 +109,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.retention = retention
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._leader: AsyncConnection | None = None
 
     def nudge(self) -> None:
         self._wake.set()
@@ -89,12 +120,21 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
-        """Stop polling, then publish whatever is still committed and unpublished."""
+        """Stop polling, then publish whatever is still committed and unpublished.
+
+        A batch being published is let finish (for `STOP_WAIT_S` at most): cancelling it between
+        the broker's acknowledgement and the mark would only send it again."""
         if self._task:
-            self._task.cancel()
+            self._stopping.set()
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_S)
+            except TimeoutError:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.flush()
+        await self._resign()
 
     async def flush(self, attempts: int = 3) -> None:
         for _ in range(attempts):
@@ -108,7 +148,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         housekeeping_due = 0.0
-        while True:
+        while not self._stopping.is_set():
             try:
                 published = await self.publish_batch()
                 if asyncio.get_running_loop().time() >= housekeeping_due:
@@ -130,50 +170,94 @@ class OutboxRelay:
         self._wake.clear()
 
     async def publish_batch(self) -> int:
-        """Publish up to one batch; returns how many rows were marked published."""
-        async with self.db.transaction() as session:
-            if not await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK))):
+        """Publish up to one batch if this relay leads; returns how many rows were marked."""
+        try:
+            leader = await self._lead()
+            if leader is None:
                 return 0
-            rows = (
-                await session.execute(
-                    sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows = (await leader.execute(_UNPUBLISHED, {"batch_size": self.batch_size})).all()
             if not rows:
                 return 0
-            sent = await self._send_in_order(rows)
+            sent, failed = await self._send_in_key_order(rows)
             if sent:
-                await session.execute(
-                    sa.update(outbox)
-                    .where(outbox.c.id.in_([row.id for row in sent]))
-                    .values(published_at=sa.func.now())
-                )
+                await leader.execute(_MARK, {"ids": [row.id for row in sent]})
+        except BaseException:
+            await self._resign()  # a broken or abandoned connection must not keep the lock
+            raise
         for row in sent:
             metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
+        if failed:
+            metrics.OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
+            raise failed[0]
         return len(sent)
 
-    async def _send_in_order(self, rows: Sequence[Any]) -> list[Any]:
-        """Send all, then keep only the prefix that the broker acknowledged, in id order."""
-        headers = {"content-type": CONTENT_TYPE}
-        results = await asyncio.gather(
-            *(
-                self.send(
-                    on_wire(row.topic, self.topic_prefix), row.key.encode(), row.payload, headers
-                )
-                for row in rows
-            ),
-            return_exceptions=True,
-        )
-        sent = []
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("publishing outbox row %s failed: %r", row.id, result)
-                break
-            sent.append(row)
-        return sent
+    async def _lead(self) -> AsyncConnection | None:
+        """The leader's connection, taking the lead if nobody holds it; None if another does."""
+        if self._leader is not None:
+            return self._leader
+        connection = await self.db.engine.connect()
+        try:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            got = await connection.scalar(sa.select(sa.func.pg_try_advisory_lock(*RELAY_LOCK)))
+            if not got:
+                await connection.close()
+                return None
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            await raw.driver_connection.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            await connection.invalidate()
+            await connection.close()
+            raise
+        self._leader = connection
+        log.info("%s outbox relay leads", self.service)
+        return connection
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _resign(self) -> None:
+        """Give up the lead: the connection is discarded, which releases the lock with it."""
+        leader, self._leader = self._leader, None
+        if leader is None:
+            return
+        with contextlib.suppress(Exception):
+            await leader.invalidate()
+        with contextlib.suppress(Exception):
+            await leader.close()
+
+    async def _send_in_key_order(self, rows: Sequence[Any]) -> tuple[list[Any], list[Exception]]:
+        """Send in rounds: round n sends every key's n-th row at once. A key whose row failed
+        sends nothing more in this batch. Returns the acknowledged rows and the errors."""
+        chains: dict[str, list[Any]] = {}
+        for row in rows:
+            chains.setdefault(row.key, []).append(row)
+        headers, prefix = {"content-type": CONTENT_TYPE}, self.topic_prefix
+        sent: list[Any] = []
+        failed: list[Exception] = []
+        live = list(chains.values())
+        depth = 0
+        while live:
+            this_round = [chain[depth] for chain in live]
+            results = await asyncio.gather(
+                *(
+                    self.send(on_wire(row.topic, prefix), row.key.encode(), row.payload, headers)
+                    for row in this_round
+                ),
+                return_exceptions=True,
+            )
+            still = []
+            for chain, row, result in zip(live, this_round, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("publishing outbox row %s failed: %r", row.id, result)
+                    failed.append(result if isinstance(result, Exception) else Exception(result))
+                    continue
+                sent.append(row)
+                if len(chain) > depth + 1:
+                    still.append(chain)
+            live = still
+            depth += 1
+        return sent, failed
 
     async def housekeeping(self) -> None:
         """Refresh the backlog gauges and forget long-published rows."""
