@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format typecheck schemas asyncapi demo clean image k8s-validate
+.PHONY: install run test bench lint format typecheck schemas asyncapi demo clean image k8s-validate
 IMAGE ?= escrow-suite
 IMAGE_TAG ?= 0.1.0
 
@@ -33,6 +33,10 @@ run: install
 ## Every test: unit, integration over the real broker and database, end to end.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Benchmark the suite as shipped, on its own ports in var/bench: one table, var/bench/bench.json.
+bench: install
+	$(PY) -m shared.bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
