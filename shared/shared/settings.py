@@ -46,8 +46,9 @@ class ServiceSettings(BaseSettings):
     #: lanes of one batch handled at once, one key's records always in one lane (each lane holds
     #: a database connection: keep it below the pool size)
     consumer_lanes: int = Field(default=4, ge=1, le=64)
-    #: records of a lane committed in one transaction, each under its own savepoint
-    group_commit_size: int = Field(default=64, ge=1, le=1_000)
+    #: records of a lane committed in one transaction, each under its own savepoint; at most 64,
+    #: the subtransactions a PostgreSQL backend caches (more slows every other session's snapshots)
+    group_commit_size: int = Field(default=64, ge=1, le=64)
     topic_prefix: str = ""
 
     http_host: str = "127.0.0.1"

@@ -10,10 +10,11 @@ Test control: `GET|POST /control`, `POST /control/reset`, `GET /state`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from payments.adapters.gateways.http import KEEPALIVE_S
 from payments.sandbox.settings import SandboxSettings
 from payments.sandbox.signing import API_KEY_HEADER, SIGNATURE_HEADER, sign
 from payments.sandbox.state import (
@@ -47,6 +49,17 @@ class SandboxGatewayApp:
         self.state = sandbox
         self.secret = settings.secret.get_secret_value()
         self._background: set[asyncio.Task[Any]] = set()
+        # One client for every callback (a client per callback rebuilt its TLS context each time)
+        self.callbacks = httpx.AsyncClient(
+            timeout=10.0, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S)
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.callbacks.aclose()
 
     # --- merchant API ----------------------------------------------------------------------
 
@@ -136,14 +149,14 @@ class SandboxGatewayApp:
         key = f"not-the-{self.secret}" if behaviour.forge_callbacks else self.secret
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(key, body)}
         answers = []
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            for _ in range(max(behaviour.callback_copies, 1)):
-                try:
-                    sent = await client.post(payment.callback_url, content=body, headers=headers)
-                    answers.append(sent.status_code)
-                except httpx.HTTPError as exc:
-                    log.warning("callback to %s failed: %r", payment.callback_url, exc)
-                    answers.append(0)
+        for _ in range(max(behaviour.callback_copies, 1)):
+            try:
+                url = payment.callback_url
+                sent = await self.callbacks.post(url, content=body, headers=headers)
+                answers.append(sent.status_code)
+            except httpx.HTTPError as exc:
+                log.warning("callback to %s failed: %r", payment.callback_url, exc)
+                answers.append(0)
         return answers
 
     # --- control ---------------------------------------------------------------------------
@@ -182,7 +195,7 @@ def create_app(
     settings: SandboxSettings | None = None, sandbox: Sandbox | None = None
 ) -> Starlette:
     gateway = SandboxGatewayApp(settings or SandboxSettings(), sandbox or Sandbox())
-    app = Starlette(routes=gateway.routes())
+    app = Starlette(routes=gateway.routes(), lifespan=gateway.lifespan)
     app.state.sandbox = gateway.state
     return app
 

@@ -11,9 +11,14 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
+#: an idle connection is dropped before the server would close it (uvicorn closes after 5 s, most
+#: servers later): a request on a connection the server is closing fails without an answer
+KEEPALIVE_S = 4.0
 #: bounded, so slow receivers make messages wait (then fail and be retried) instead of piling up
 #: sockets; above the delivery batch, which is sent concurrently
-LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+LIMITS = httpx.Limits(
+    max_connections=32, max_keepalive_connections=16, keepalive_expiry=KEEPALIVE_S
+)
 
 
 def channel_client(timeout_s: float) -> httpx.AsyncClient:

@@ -14,8 +14,13 @@ import httpx
 
 from payments.domain.gateway import GatewayUnavailable
 
+#: an idle connection is dropped before the server would close it (uvicorn closes after 5 s, most
+#: servers later): a request on a connection the server is closing fails without an answer
+KEEPALIVE_S = 4.0
 #: bounded, so a slow PSP makes calls wait (then fail as unavailable) instead of piling up sockets
-LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+LIMITS = httpx.Limits(
+    max_connections=32, max_keepalive_connections=16, keepalive_expiry=KEEPALIVE_S
+)
 
 
 def gateway_client(timeout: float) -> httpx.AsyncClient:
