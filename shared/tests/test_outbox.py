@@ -246,3 +246,17 @@ async def test_stopping_lets_the_batch_being_published_finish_instead_of_sending
     await marker.publish_batch()
     await client.watcher.wait_for(lambda: "marker" in published(client))
     assert sorted(published(client)) == sorted([*names, "marker"])  # each exactly once
+
+
+async def test_a_relay_started_again_after_a_stop_publishes_again(db, sender, topic_prefix, client):
+    relay = relay_for(db, sender, topic_prefix)
+    relay.start()
+    await relay.stop()
+    relay.start()
+    try:
+        async with db.transaction() as session:
+            await stage(session, [message("after-restart")])
+        relay.nudge()
+        await client.watcher.wait_for(lambda: "after-restart" in published(client))
+    finally:
+        await relay.stop()

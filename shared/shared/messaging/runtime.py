@@ -269,7 +269,7 @@ class Runtime:
     ) -> None:
         outcome = run.outcome
         if item.lane_key() in run.blocked:
-            outcome.deferred.append(item)
+            run.defer(item)
             return
         if item.dead is not None:
             outcome.dead.append(item)
@@ -296,7 +296,6 @@ class Runtime:
                 raise
             log.warning("deferring %s@%s", item.record.topic, item.record.offset, exc_info=True)
             run.defer(item)
-            run.released.append(event.id)
             return
         outcome.staged.extend(ctx.staged)
         outcome.committed.extend(ctx.committed)
@@ -491,8 +490,19 @@ class GroupRun:
     remembered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def defer(self, item: Incoming) -> None:
+        """Leave `item` to be handled after this transaction, and its key's later records too.
+
+        A claim this transaction made for it is released, or it would commit without its
+        effect and the later handling would take the record for a duplicate."""
         self.outcome.deferred.append(item)
         self.blocked.add(item.lane_key())
+        message_id = item.event.id if item.event else None
+        if (
+            message_id in self.fresh
+            and message_id not in self.decided
+            and message_id not in self.released
+        ):
+            self.released.append(message_id)
 
 
 def _reason_of(exc: ValidationError) -> ReasonCode:

@@ -2,9 +2,17 @@
 
 It counts contact updates per user (an event) and opens rows for `OpenContract` (a command), so a
 test can see exactly how many times an effect happened.
+
+Triggers a test can put in a message: `agreed_amount` 13 is a business refusal; `agreed_amount`
+666, or a contact whose `user_id` starts with "poison", makes the handler raise `RuntimeError`
+every time (a poison message); `hang_on` names a contact on which the handler blocks forever
+(to kill the process while that transaction is open). `calls`, if given, gets the subject of
+every handler call, failed and rolled-back ones included, in the order they happened.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import sqlalchemy as sa
 
@@ -29,6 +37,14 @@ effects = sa.Table(
 )
 
 
+#: an `OpenContract` with this agreed amount makes the probe's handler raise
+POISON_AMOUNT = 666
+#: a contact whose user id starts with this makes the probe's handler raise
+POISON_PREFIX = "poison"
+#: printed on stdout (then flushed) when the handler starts blocking on `hang_on`
+HANGING = "probe: hanging on"
+
+
 class ProbeRefusal(Exception):
     reason_code = ReasonCode.EXCEEDS_AGREED_AMOUNT.value
 
@@ -50,7 +66,14 @@ async def count_effects(db: Database, kind: str, subject: str | None = None) -> 
 
 
 def probe_service(
-    bootstrap: str, database_url: str, prefix: str, public_keys: list[str], **overrides: object
+    bootstrap: str,
+    database_url: str,
+    prefix: str,
+    public_keys: list[str],
+    *,
+    calls: list[str] | None = None,
+    hang_on: str | None = None,
+    **overrides: object,
 ) -> Service:
     settings = settings_for_test(
         ServiceSettings,
@@ -66,12 +89,20 @@ def probe_service(
 
     @service.runtime.on_event(UserContactUpdated)
     async def contact_updated(event: UserContactUpdated, ctx: HandlerContext) -> None:
+        if calls is not None:
+            calls.append(event.user_id)
         await ctx.session.execute(sa.insert(effects).values(kind="contact", subject=event.user_id))
+        if event.user_id.startswith(POISON_PREFIX):  # after a write, which must be rolled back
+            raise RuntimeError(f"the probe cannot digest {event.user_id}")
+        if event.user_id == hang_on:
+            print(HANGING, event.user_id, flush=True)
+            await asyncio.Event().wait()
 
     @service.runtime.on_command(OpenContract)
     async def open_contract(command: OpenContract, ctx: HandlerContext) -> str:
-        if command.agreed_amount == 13:
-            raise ProbeRefusal("thirteen is refused by the probe")
+        if calls is not None:
+            calls.append(command.contract_id)
+        # The effect and the event come first: a refusal or an error must undo both.
         await ctx.session.execute(
             sa.insert(effects).values(kind="contract", subject=command.contract_id)
         )
@@ -84,6 +115,10 @@ def probe_service(
                 agreed_amount=command.agreed_amount,
             )
         )
+        if command.agreed_amount == POISON_AMOUNT:
+            raise RuntimeError(f"the probe cannot digest {command.contract_id}")
+        if command.agreed_amount == 13:
+            raise ProbeRefusal("thirteen is refused by the probe")
         return command.contract_id
 
     return service
