@@ -18,7 +18,7 @@ S = TypeVar("S", bound=ServiceSettings)
 FAST_KAFKA = {
     "kafka_session_timeout_ms": 3000,
     "kafka_heartbeat_interval_ms": 500,
-    "kafka_fetch_max_wait_ms": 50,
+    "kafka_fetch_max_wait_ms": 20,
     "outbox_poll_interval_ms": 50,
     "retry_initial_delay_ms": 50,
     "retry_max_delay_ms": 500,
