@@ -6,18 +6,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
 
 from shared.auth import sign_actor_token
 from shared.contract.base import Command
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent, EnvelopeError, decode, new_event
 from shared.contract.registry import COMMAND_RESULTS, off_wire, on_wire
 from shared.contract.results import CommandResult
+
+log = logging.getLogger(__name__)
+
+#: how long stopping a watcher may take
+STOP_WAIT_S = 5.0
 
 
 class Watcher:
@@ -43,10 +50,16 @@ class Watcher:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop reading. A fetch the broker never answers (seen with Tansu at the end of long
+        runs) must not hold the caller for the consumer's 40 s request timeout, nor fail it:
+        nothing read is at stake, so the wait is bounded and its errors are only logged."""
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        try:
+            await asyncio.wait_for(self._consumer.stop(), STOP_WAIT_S)
+        except (TimeoutError, KafkaError, asyncio.CancelledError) as exc:
+            log.warning("the watcher's consumer did not stop cleanly: %r", exc)
 
     async def _run(self) -> None:
         async for record in self._consumer:
