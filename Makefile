@@ -30,9 +30,10 @@ uv.lock: pyproject.toml shared/pyproject.toml services/*/pyproject.toml | $(UV)
 run: install
 	$(PY) -m shared.devstack run
 
-## Every test: unit, integration over the real broker and database, end to end.
+## Every test: unit, integration over the real broker and database, end to end (two workers,
+## one file each at a time; each worker starts its own PostgreSQL and Tansu).
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 ## Benchmark the suite as shipped, on its own ports in var/bench: one table, var/bench/bench.json.
 bench: install
