@@ -4,7 +4,6 @@ Kavenegar's API) on free ports, and the service itself over the real broker and 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,7 +18,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from notifications.entrypoints.app import build
 from notifications.settings import NotificationsSettings
@@ -31,6 +29,7 @@ from shared.devstack.processes import free_port
 from shared.service import Service
 from shared.testing.harness import migrated, running, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.servers import Served, listening, serving
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -230,73 +229,6 @@ def smtp() -> Iterator[Mailbox]:
 #: receivers keep idle connections far longer than any test runs, so a connection that closes
 #: was closed by the channel
 KEEP_ALIVE_S = 600
-
-
-@dataclass
-class Served:
-    """A running receiver as its side of the sockets sees it."""
-
-    url: str
-    server: uvicorn.Server
-    #: the client address (host, port) of every request; requests over one TCP connection share
-    #: it (a new connection may reuse a closed one's port: `open_connections` is the firmer check)
-    peers: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def connections(self) -> int:
-        """How many TCP connections requests came over."""
-        return len(set(self.peers))
-
-    @property
-    def open_connections(self) -> int:
-        return len(self.server.server_state.connections)
-
-    async def closed_by_client(self) -> None:
-        """Wait until every connection to the receiver is closed."""
-        async with asyncio.timeout(20):
-            while self.open_connections:
-                await asyncio.sleep(0.01)
-
-
-@asynccontextmanager
-async def listening(app: Any, *, keep_alive_s: int = 5) -> AsyncIterator[Served]:
-    """Serve an ASGI app with uvicorn on a free port of this event loop while the block runs."""
-    port = free_port()
-    peers: list[tuple[str, int]] = []
-
-    async def recording(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("client"):
-            host, client_port = scope["client"]
-            peers.append((host, client_port))
-        await app(scope, receive, send)
-
-    server = uvicorn.Server(
-        uvicorn.Config(
-            recording,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_keep_alive=keep_alive_s,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", server, peers)
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free port of this event loop; yields its base URL."""
-    async with listening(app) as served:
-        yield served.url
 
 
 @dataclass

@@ -15,9 +15,9 @@ from payments.sandbox.settings import SandboxSettings
 from payments.sandbox.signing import DEV_SECRET
 from payments.sandbox.state import Sandbox
 from payments.testing.fake_zarinpal import FakeZarinpal
-from payments.testing.servers import Served, listening
 from pydantic import SecretStr
 from shared.devstack.processes import free_port
+from shared.testing.servers import Served, listening
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response

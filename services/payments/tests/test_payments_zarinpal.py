@@ -16,7 +16,7 @@ from payments.domain.gateway import (
     UnsupportedByGateway,
 )
 from payments.testing.fake_zarinpal import FakeZarinpal
-from payments.testing.servers import serving
+from shared.testing.servers import serving
 
 MERCHANT = "1344b5d4-0048-11e8-94db-005056a205be"
 

@@ -21,6 +21,7 @@ from shared.contract.results import CommandResult
 from shared.devstack.processes import free_port
 from shared.service import Service
 from shared.testing.harness import migrated, running, settings_for_test
+from shared.testing.servers import serving
 from starlette.routing import Router
 
 from payments.entrypoints.app import build
@@ -30,7 +31,6 @@ from payments.sandbox.signing import DEV_SECRET
 from payments.sandbox.state import Behaviour, Sandbox
 from payments.settings import PaymentsSettings
 from payments.testing.ledger import ledger_problems
-from payments.testing.servers import serving
 
 #: retries in milliseconds, so no test waits for real backoff
 FAST_TRANSFERS: dict[str, Any] = {

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
-from shared.devstack.processes import free_port
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.devstack.processes import free_port
 
 
 @dataclass
@@ -30,6 +31,12 @@ class Served:
     @property
     def open_connections(self) -> int:
         return len(self.server.server_state.connections)
+
+    async def closed_by_client(self, timeout: float = 20.0) -> None:
+        """Wait until every connection to the server is closed."""
+        async with asyncio.timeout(timeout):
+            while self.open_connections:
+                await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
