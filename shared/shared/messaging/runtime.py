@@ -163,7 +163,7 @@ class Runtime:
         the lanes run concurrently. A lane handles its records in group transactions of at most
         `group_size`, each record under its own savepoint: a refusal or an error in one record
         neither aborts nor delays the others. A record whose handling raised is rolled back
-        alone and handled again after its group committed, on its own (`receive`), together with
+        alone and handled again after its group committed, on its own (`_alone`), together with
         the later records of its key, so that key's order holds.
         """
         started = time.perf_counter()
@@ -177,11 +177,6 @@ class Runtime:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome  # stopping during an outage: nothing committed is lost
-
-    async def receive(self, record: Record) -> None:
-        """Handle one record on its own: applied, answered, or dead-lettered."""
-        with metrics.HANDLING_SECONDS.labels(self.service, record.topic).time():
-            await self._alone(self._prepare(record))
 
     async def _run_lane(self, lane: list[Incoming], started: float) -> None:
         for group in batch.chunks(lane, self.group_size):
