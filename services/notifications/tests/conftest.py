@@ -4,6 +4,7 @@ Kavenegar's API) on free ports, and the service itself over the real broker and 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from notifications.entrypoints.app import build
 from notifications.settings import NotificationsSettings
 from shared.contract import disputes as d
@@ -186,37 +188,119 @@ def funded() -> Callable[..., e.EscrowFunded]:
 
 @dataclass
 class Mailbox:
-    """What the SMTP server received; it answers 451 to the first `refuse` messages."""
+    """What the SMTP server received, and how it behaves: it answers 451 to the first `refuse`
+    messages, 421 (and hangs up) to the next `closing` MAIL commands, 550 to the recipients in
+    `unknown`; with `hang_up_after_data` it takes the message and hangs up without a reply, with
+    `stall` it never answers the end of DATA. It counts the connections it accepted."""
 
     host: str
     port: int
     refuse: int = 0
     refused: int = 0
+    closing: int = 0
+    unknown: set[str] = field(default_factory=set)
+    hang_up_after_data: bool = False
+    stall: bool = False
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    connections: int = 0
+    quits: int = 0
+    #: the sessions still connected (the server's side of each connection)
+    open: set[Any] = field(default_factory=set)
+    server_loop: asyncio.AbstractEventLoop | None = None
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for rcpts, message in self.received if address in rcpts]
+
+    def hang_up(self) -> None:
+        """Close every connection from the server's side, as an idle timeout does."""
+        assert self.server_loop is not None
+        self.server_loop.call_soon_threadsafe(
+            lambda: [session.transport.close() for session in list(self.open)]
+        )
+
+    async def all_closed(self, timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.open:
+                await asyncio.sleep(0.01)
 
 
 class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self.box = box
 
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.box.closing:
+            self.box.closing -= 1
+            server.loop.call_soon(server.transport.close)  # after the reply is written
+            return "421 4.4.2 closing the connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.box.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.box.stall:
+            await asyncio.Event().wait()  # until the client gives up and hangs up
         if self.box.refused < self.box.refuse:
             self.box.refused += 1
             return "451 4.3.0 mailbox busy, try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.box.received.append((list(envelope.rcpt_tos), message))
+        if self.box.hang_up_after_data:
+            server.transport.close()
+            await asyncio.Event().wait()  # cancelled as the connection is lost: no reply
         return "250 2.0.0 accepted"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.box.quits += 1
+        return "221 Bye"
+
+
+class _Session(SMTP):
+    """aiosmtpd's side of one connection, entered in the mailbox while it is open."""
+
+    def __init__(self, handler: _Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.box = handler.box
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # not the STARTTLS upgrade of a connection already counted
+            self.box.connections += 1
+            self.box.open.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.box.open.discard(self)
+        super().connection_lost(error)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Session(self.handler, **self.SMTP_kwargs)
 
 
 @pytest.fixture
 def smtp() -> Iterator[Mailbox]:
     box = Mailbox("127.0.0.1", free_port())
-    controller = Controller(_Handler(box), hostname=box.host, port=box.port)
+    controller = _Controller(_Handler(box), hostname=box.host, port=box.port)
     controller.start()
+    box.server_loop = controller.loop
+    # start() proves the server is up over a connection of its own: not one of the test's
+    deadline = time.monotonic() + 20
+    while box.open and time.monotonic() < deadline:
+        time.sleep(0.01)
+    box.connections = 0
     try:
         yield box
     finally:
@@ -335,7 +419,7 @@ async def start_service(
             "smtp_host": smtp.host,
             "smtp_port": smtp.port,
             "smtp_sender": "Escrow <no-reply@escrow.test>",
-            "delivery_poll_interval_ms": 50,
+            "delivery_max_idle_ms": 50,
             "delivery_initial_backoff_s": 0.05,
             "delivery_max_backoff_s": 0.2,
             "delivery_max_attempts": 3,

@@ -1,9 +1,10 @@
 """Each channel adapter against a real local server: an SMTP server (aiosmtpd), a webhook
-receiver that checks signatures, and a fake of Kavenegar's SMS API. The HTTP channels keep one
+receiver that checks signatures, and a fake of Kavenegar's SMS API. Every channel keeps one
 connection alive across messages, seen from the server's side of the sockets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -58,6 +59,149 @@ async def test_a_busy_smtp_server_is_a_retryable_error_a_refusal_is_not(smtp, ex
     with pytest.raises(ChannelError) as unreachable:
         await closed.send(letter(example_events, "a@example.org"))
     assert not unreachable.value.permanent
+
+
+def email_channel(smtp, **options) -> EmailChannel:
+    """An email channel to the test server; its connection idles out only when a test asks."""
+    options = {"idle_s": 600.0, **options}
+    return EmailChannel(host=smtp.host, port=smtp.port, sender="no-reply@escrow.test", **options)
+
+
+async def test_emails_go_over_one_smtp_connection_also_when_sent_concurrently(smtp, example_events):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    await asyncio.gather(
+        *(channel.send(letter(example_events, f"{n}@example.org")) for n in "bcde")
+    )
+
+    assert sorted(rcpts[0] for rcpts, _ in smtp.received) == [f"{n}@example.org" for n in "abcde"]
+    assert smtp.connections == 1 and len(smtp.open) == 1 and smtp.quits == 0
+    await channel.aclose()
+
+
+async def test_closing_the_channel_quits_its_smtp_connection(smtp, example_events):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    assert smtp.quits == 0 and len(smtp.open) == 1  # kept for the next message
+
+    await channel.aclose()
+    assert smtp.quits == 1
+    await smtp.all_closed()
+
+
+async def test_a_connection_the_server_hung_up_is_replaced_at_the_next_email(smtp, example_events):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    smtp.hang_up()
+    await smtp.all_closed()
+
+    await channel.send(letter(example_events, "b@example.org"))
+    assert len(smtp.received) == 2 and smtp.connections == 2
+    await channel.aclose()
+
+
+async def test_a_kept_connection_answering_421_is_replaced_and_the_email_sent_once_more(
+    smtp, example_events
+):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    smtp.closing = 1  # the server is closing the kept connection: 421 to the next MAIL
+
+    await channel.send(letter(example_events, "b@example.org"))
+    assert [rcpts for rcpts, _ in smtp.received] == [["a@example.org"], ["b@example.org"]]
+    assert smtp.connections == 2
+    await channel.aclose()
+
+
+async def test_a_dropped_connection_is_retried_only_once_and_a_new_ones_failure_not_at_all(
+    smtp, example_events
+):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    smtp.closing = 3
+    with pytest.raises(ChannelError) as kept:
+        await channel.send(letter(example_events, "b@example.org"))
+    assert not kept.value.permanent and "421" in str(kept.value)
+    assert smtp.closing == 1 and smtp.connections == 2  # the kept one, then one new one
+
+    with pytest.raises(ChannelError) as fresh:
+        await channel.send(letter(example_events, "b@example.org"))
+    assert not fresh.value.permanent and "421" in str(fresh.value)
+    assert smtp.closing == 0 and smtp.connections == 3
+    assert len(smtp.received) == 1
+
+
+async def test_a_connection_lost_after_data_is_not_retried_the_server_may_have_the_email(
+    smtp, example_events
+):
+    channel = email_channel(smtp)
+    await channel.send(letter(example_events, "a@example.org"))
+    smtp.hang_up_after_data = True
+    with pytest.raises(ChannelError) as lost:
+        await channel.send(letter(example_events, "b@example.org"))
+    assert not lost.value.permanent and "SMTPServerDisconnected" in str(lost.value)
+    assert len(smtp.to("b@example.org")) == 1 and smtp.connections == 1
+
+    smtp.hang_up_after_data = False
+    await channel.send(letter(example_events, "c@example.org"))
+    assert len(smtp.received) == 3 and smtp.connections == 2
+    await channel.aclose()
+
+
+async def test_a_refused_recipient_is_final_and_the_connection_serves_the_next_email(
+    smtp, example_events
+):
+    smtp.unknown = {"gone@example.org"}
+    channel = email_channel(smtp)
+    with pytest.raises(ChannelError) as refused:
+        await channel.send(letter(example_events, "gone@example.org"))
+    assert refused.value.permanent and "550" in str(refused.value)
+
+    await channel.send(letter(example_events, "a@example.org"))
+    assert [rcpts for rcpts, _ in smtp.received] == [["a@example.org"]]
+    assert smtp.connections == 1
+    await channel.aclose()
+
+
+async def test_a_busy_reply_is_retryable_and_the_connection_serves_the_next_email(
+    smtp, example_events
+):
+    smtp.refuse = 1
+    channel = email_channel(smtp)
+    with pytest.raises(ChannelError) as busy:
+        await channel.send(letter(example_events, "a@example.org"))
+    assert not busy.value.permanent and "451" in str(busy.value)
+
+    await channel.send(letter(example_events, "a@example.org"))
+    assert len(smtp.received) == 1 and smtp.connections == 1
+    await channel.aclose()
+
+
+async def test_a_connection_idle_past_idle_s_is_quit_and_a_new_one_opened(smtp, example_events):
+    channel = email_channel(smtp, idle_s=0.05)
+    await channel.send(letter(example_events, "a@example.org"))
+    await asyncio.sleep(0.1)  # at least idle_s: any slower machine only waits longer
+
+    await channel.send(letter(example_events, "b@example.org"))
+    assert len(smtp.received) == 2 and smtp.connections == 2
+    assert smtp.quits == 1  # the idle connection was closed politely, not dropped
+    await channel.aclose()
+
+
+async def test_emails_waiting_behind_a_stalled_server_fail_within_the_timeout(smtp, example_events):
+    smtp.stall = True  # it never answers the end of DATA
+    channel = email_channel(smtp, timeout_s=0.5)
+    # The second waits from before the first reaches DATA, so it gives up first, whatever the
+    # machine's speed.
+    outcomes = await asyncio.gather(
+        channel.send(letter(example_events, "a@example.org")),
+        channel.send(letter(example_events, "b@example.org")),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(o, ChannelError) and not o.permanent for o in outcomes)
+    assert "busy" in str(outcomes[1]) and "Timeout" in str(outcomes[0])
+    assert smtp.received == []
 
 
 async def test_a_webhook_is_the_signed_cloudevent(webhook, example_events):

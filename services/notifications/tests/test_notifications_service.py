@@ -88,6 +88,8 @@ async def test_escrow_funded_emails_both_parties_and_calls_a_verified_webhook(
             ("con-1", "email"): "sent",
             ("con-1", "webhook"): "sent",
         }
+        assert smtp.connections == 1 and smtp.quits == 0  # both emails over one connection…
+    assert smtp.quits == 1  # …which the stopping service closed
     sent_after = metric("escrow_suite_notifications_total", channel="email", status="sent")
     assert sent_after - sent_before == 2
     assert metric("escrow_suite_notification_delivery_seconds_count", channel="webhook") >= 1
