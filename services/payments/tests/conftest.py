@@ -1,7 +1,8 @@
 """Fixtures of the payments tests: a sandbox gateway per test and the payments service beside it.
 
 After every test that ran the service, the ledger's invariants are asserted (every currency sums
-to zero, every transaction balances, no account but gateway clearing is negative).
+to zero, every transaction balances, every running balance is the sum of its entries, no account
+but gateway clearing is negative).
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,9 @@ from payments.testing.harness import (
     sandbox_gateway,
 )
 from shared.client import SuiteClient
+from shared.db import Database
 from shared.testing.fixtures import KeyPair
+from shared.testing.harness import migrated
 from shared.testing.infra import TestInfra
 
 Starter = Callable[..., AbstractAsyncContextManager[PaymentsHarness]]
@@ -58,3 +61,11 @@ async def payments(start_payments: Starter) -> AsyncIterator[PaymentsHarness]:
     async with start_payments() as harness:
         yield harness
         assert await harness.ledger_problems() == []
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The payments database of this test, migrated, without the service."""
+    database = Database(await migrated("payments", database_url))
+    yield database
+    await database.dispose()

@@ -1,6 +1,8 @@
 """The database itself refuses an unbalanced ledger transaction and any rewrite of history, even
 from code that bypasses the domain; and a posting's key is applied once."""
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from payments.adapters.repository import Repository
@@ -8,29 +10,21 @@ from payments.adapters.tables import ledger_entries, ledger_transactions
 from payments.domain import escrow_money
 from payments.testing.ledger import ledger_problems
 from shared.db import Database
-from shared.testing.harness import migrated
 from sqlalchemy.exc import DBAPIError
 
 pytestmark = pytest.mark.integration
 
-NOW = sa.func.now()
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(await migrated("payments", database_url))
-    yield database
-    await database.dispose()
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 async def _write(db: Database, *amounts: int) -> None:
     async with db.transaction() as session:
         tx_id = await session.scalar(
             sa.insert(ledger_transactions)
-            .values(key="raw", kind="release", occurred_at=NOW)
+            .values(key="raw", kind="release", occurred_at=sa.func.now())
             .returning(ledger_transactions.c.id)
         )
-        for account, amount in zip(("gateway-clearing", "wallet:u-1"), amounts, strict=True):
+        for account, amount in zip(("gateway-clearing", "platform:fees"), amounts, strict=True):
             await session.execute(
                 sa.insert(ledger_entries).values(
                     transaction_id=tx_id, account=account, currency="IRR", amount=amount

@@ -14,6 +14,7 @@ beside it: the payments service's view of escrowed money, and the fees both serv
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,10 @@ class Books:
     in_flight: int
     escrowed_per_payments: int
     fees_per_escrow: int
+    #: payments' own checks: transactions that do not balance, running balances that are not
+    #: the sum of their entries
+    unbalanced: int = 0
+    drifted: int = 0
 
     @property
     def difference(self) -> int:
@@ -66,6 +71,10 @@ class Books:
             found.append("payments and escrow disagree on the money in escrow")
         if self.fees_per_escrow != self.fees:
             found.append("payments and escrow disagree on the platform fees")
+        if self.unbalanced:
+            found.append(f"{self.unbalanced} ledger transaction(s) in payments do not balance")
+        if self.drifted:
+            found.append(f"{self.drifted} running balance(s) in payments drifted from the ledger")
         return found
 
 
@@ -73,8 +82,10 @@ def books(escrow_totals: dict[str, Any], payments_totals: dict[str, Any]) -> lis
     """Combine the two services' `/ledger/totals` answers into one set of books per currency."""
     escrow = escrow_totals.get("currencies", {})
     payments = payments_totals.get("currencies", {})
+    unbalanced = Counter(t["currency"] for t in payments_totals.get("unbalanced_transactions", []))
+    drifted = Counter(d["currency"] for d in payments_totals.get("drifted_balances", []))
     found = []
-    for currency in sorted(set(escrow) | set(payments)):
+    for currency in sorted(set(escrow) | set(payments) | set(unbalanced) | set(drifted)):
         accounts = payments.get(currency, {}).get("accounts", {})
         gateway = payments.get(currency, {}).get("gateway", {})
         found.append(
@@ -90,6 +101,8 @@ def books(escrow_totals: dict[str, Any], payments_totals: dict[str, Any]) -> lis
                 + accounts.get("refunds-in-flight", 0),
                 escrowed_per_payments=accounts.get("escrow-holding", 0),
                 fees_per_escrow=escrow.get(currency, {}).get("platform", 0),
+                unbalanced=unbalanced[currency],
+                drifted=drifted[currency],
             )
         )
     return found

@@ -1,5 +1,5 @@
 """Where the payments service touches its database: aggregates in and out, ledger postings,
-balances, and the due-work queries of the payout and refund workers.
+running balances, and the due-work queries of the payout and refund workers.
 
 Every method runs in the caller's session (one unit of work per `Database.transaction()`).
 """
@@ -7,23 +7,26 @@ Every method runs in the caller's session (one unit of work per `Database.transa
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from shared.contract.payments import PaymentPurpose
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.adapters.tables import (
+    account_balances,
     ledger_entries,
     ledger_transactions,
     payments,
     payouts,
     refunds,
 )
-from payments.domain.ledger import Transaction
+from payments.domain.ledger import Transaction, has_running_balance
 from payments.domain.payment import Payment, PaymentStatus
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
@@ -106,17 +109,16 @@ class Repository:
         return found is not None
 
     async def post(self, transaction: Transaction, occurred_at: datetime) -> bool:
-        """Write one balanced transaction; False (and nothing written) if its key is posted."""
+        """Write one balanced transaction and move the running balances it touches; False (and
+        nothing written) if its key is posted."""
         transaction_id = await self.session.scalar(
-            pg_insert(ledger_transactions)
-            .values(key=transaction.key, kind=transaction.kind.value, occurred_at=occurred_at)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(ledger_transactions.c.id)
+            _INSERT_TRANSACTION,
+            {"key": transaction.key, "kind": transaction.kind.value, "occurred_at": occurred_at},
         )
         if transaction_id is None:
             return False
         await self.session.execute(
-            sa.insert(ledger_entries),
+            _INSERT_ENTRIES,
             [
                 {
                     "transaction_id": transaction_id,
@@ -127,15 +129,26 @@ class Repository:
                 for e in transaction.entries
             ],
         )
+        moved = _balance_moves(transaction)
+        if moved:
+            await self.session.execute(
+                _ADD_TO_BALANCES,
+                {
+                    "accounts": [account for account, _, _ in moved],
+                    "currencies": [currency for _, currency, _ in moved],
+                    "amounts": [amount for _, _, amount in moved],
+                },
+            )
         return True
 
     async def balance(self, account: str, currency: str) -> int:
-        total = await self.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(ledger_entries.c.amount), 0)).where(
-                ledger_entries.c.account == account, ledger_entries.c.currency == currency
-            )
-        )
-        return int(total or 0)
+        """The running balance (0 before the account's first entry). Asking for an account that
+        keeps none is a bug: summing its whole history instead is the cost running balances
+        exist to avoid, and no rule needs it."""
+        if not has_running_balance(account):
+            raise ValueError(f"{account} keeps no running balance")
+        found = await self.session.scalar(_BALANCE, {"account": account, "currency": currency})
+        return int(found or 0)
 
     # --- payouts and refunds ---------------------------------------------------------------
 
@@ -191,6 +204,16 @@ class Repository:
         )
         return [_load(kind, row, status=TransferStatus) for row in rows]
 
+    async def next_transfer_due(self, kind: type[OutgoingTransfer]) -> datetime | None:
+        """When the earliest pending transfer of `kind` falls due (read from its partial index)."""
+        table = _TABLES[kind]
+        due: datetime | None = await self.session.scalar(
+            sa.select(sa.func.min(table.c.next_attempt_at)).where(
+                table.c.status == TransferStatus.PENDING.value
+            )
+        )
+        return due
+
     async def get_transfer(
         self, kind: type[T], transfer_id: str, *, lock: bool = False
     ) -> T | None:
@@ -211,6 +234,48 @@ class Repository:
             sa.update(table).where(where).values(**_columns(transfer), updated_at=sa.func.now())
         )
 
+
+def _balance_moves(transaction: Transaction) -> list[tuple[str, str, int]]:
+    """Per (account, currency) with a running balance, the sum of the transaction's entries,
+    sorted so that every posting locks balance rows in the same order (no deadlock)."""
+    moved: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for e in transaction.entries:
+        if has_running_balance(e.account):
+            moved[(e.account, e.currency)] += e.amount
+    return sorted(
+        (account, currency, amount) for (account, currency), amount in moved.items() if amount
+    )
+
+
+# Built once: building a statement costs more CPU than executing a cached one.
+_INSERT_TRANSACTION = (
+    pg_insert(ledger_transactions)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(ledger_transactions.c.id)
+)
+_INSERT_ENTRIES = sa.insert(ledger_entries)
+_MOVES = (
+    sa.func.unnest(
+        sa.bindparam("accounts", type_=ARRAY(sa.String)),
+        sa.bindparam("currencies", type_=ARRAY(sa.String)),
+        sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
+    )
+    .table_valued("account", "currency", "amount")
+    .render_derived(name="moved")
+)
+# One statement for all of a posting's balances, its rows upserted in the order given.
+_NEW_BALANCES = pg_insert(account_balances).from_select(
+    ["account", "currency", "balance"],
+    sa.select(_MOVES.c.account, _MOVES.c.currency, _MOVES.c.amount),
+)
+_ADD_TO_BALANCES = _NEW_BALANCES.on_conflict_do_update(
+    index_elements=[account_balances.c.account, account_balances.c.currency],
+    set_={"balance": account_balances.c.balance + _NEW_BALANCES.excluded.balance},
+)
+_BALANCE = sa.select(account_balances.c.balance).where(
+    account_balances.c.account == sa.bindparam("account"),
+    account_balances.c.currency == sa.bindparam("currency"),
+)
 
 _TABLES: dict[type[Any], sa.Table] = {Payout: payouts, Refund: refunds}
 _KEYS: dict[type[Any], sa.Column[Any]] = {Payout: payouts.c.payout_id, Refund: refunds.c.refund_id}

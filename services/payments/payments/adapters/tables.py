@@ -3,6 +3,11 @@
 Money columns are BIGINT (amounts up to 10**15). The ledger is append-only and every transaction
 balances per currency: the migration adds triggers that refuse an UPDATE or DELETE of an entry
 and, at commit, any transaction whose entries do not sum to zero in each currency.
+
+`account_balances` is the one mutable money table, by design: the running balance of each account
+that keeps one (`ledger.has_running_balance`), moved in the same transaction as its entries, so a
+balance is read in one row instead of summed over the account's whole history. Reconciliation
+(`views.ledger_totals`) checks every row against the sum of its entries.
 """
 
 import sqlalchemy as sa
@@ -69,6 +74,14 @@ ledger_entries = sa.Table(
     sa.Index("ix_ledger_entries_account_currency", "account", "currency"),
 )
 
+account_balances = sa.Table(
+    "account_balances",
+    metadata,
+    sa.Column("account", sa.String(160), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("balance", sa.BigInteger, nullable=False),
+)
+
 
 def _transfer_columns() -> list[sa.Column[object]]:
     return [
@@ -110,4 +123,5 @@ refunds = sa.Table(
     sa.Index("ix_refunds_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
 )
 
+# What revision 0002 creates; `account_balances` came with 0003.
 PAYMENTS_TABLES = [payments, ledger_transactions, ledger_entries, payouts, refunds]

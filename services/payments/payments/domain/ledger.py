@@ -101,6 +101,21 @@ def may_go_negative(account: str) -> bool:
     return account == GATEWAY_CLEARING
 
 
+def has_running_balance(account: str) -> bool:
+    """Whether the ledger keeps a running balance of `account`: only one owner's accounts, a
+    wallet or an escrow's holding, whose balance is read (a debit of one is checked against it, a
+    wallet's is shown and paid out).
+
+    The shared accounts that every payment, release, payout or refund goes through
+    (`gateway-clearing`, `platform:fees`, the two in-flight accounts) keep none: one balance row
+    for them would be one row lock that all those transactions wait on, and theirs is never
+    read. The gateway side may go negative; fees are only ever credited; money leaves an
+    in-flight account only when the payout or refund that put it there completes or returns,
+    under that transfer's row lock and once per key.
+    """
+    return account.startswith((WALLET_PREFIX, ESCROW_PREFIX))
+
+
 def transaction(
     key: str, kind: TransactionKind, currency: str, *moves: tuple[str, int]
 ) -> Transaction:

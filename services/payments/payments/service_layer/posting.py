@@ -10,13 +10,14 @@ from payments.domain.errors import LedgerInconsistency
 async def post(repo: Repository, transaction: ledger.Transaction, now: datetime) -> bool:
     """Post `transaction`; False if its key was already posted (a replay changes nothing).
 
-    Debited accounts are locked in a fixed order (no deadlock between two postings) and must
-    hold what leaves them; only `gateway-clearing` may go below zero.
+    Debited accounts with a running balance (a wallet, an escrow's holding) are locked in a
+    fixed order (no deadlock between two postings) and must hold what leaves them. The shared
+    accounts keep none and are not checked here (`ledger.has_running_balance` says why).
     """
     guarded = sorted(
         (key, amount)
         for key, amount in transaction.outflows().items()
-        if not ledger.may_go_negative(key[0])
+        if ledger.has_running_balance(key[0])
     )
     for (account, currency), _ in guarded:
         await repo.lock_account(account, currency)

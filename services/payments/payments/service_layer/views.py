@@ -1,9 +1,11 @@
 """The read side: payments, wallets with their entries, payouts, refunds, and ledger totals for
-reconciliation. Plain queries returning JSON-ready dicts; nothing here writes."""
+reconciliation. Plain queries returning JSON-ready dicts; nothing here writes (but the wallet
+gauge). Balances come from the running balances; only reconciliation sums the whole ledger."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from shared.db import Database
 
 from payments import metrics
 from payments.adapters.tables import (
+    account_balances,
     ledger_entries,
     ledger_transactions,
     payments,
@@ -52,9 +55,9 @@ async def wallet(db: Database, user_id: str, limit: int = 100) -> dict[str, Any]
     async with db.transaction() as session:
         balances = (
             await session.execute(
-                sa.select(ledger_entries.c.currency, sa.func.sum(ledger_entries.c.amount))
-                .where(ledger_entries.c.account == account)
-                .group_by(ledger_entries.c.currency)
+                sa.select(account_balances.c.currency, account_balances.c.balance).where(
+                    account_balances.c.account == account
+                )
             )
         ).all()
         entries = (
@@ -85,8 +88,11 @@ async def wallet(db: Database, user_id: str, limit: int = 100) -> dict[str, Any]
 
 async def ledger_totals(db: Database) -> dict[str, Any]:
     """Per currency: the sum of every account (always 0) and the balance of each account class,
-    plus any transaction that does not balance (always none): what reconciliation starts from."""
+    plus any transaction that does not balance and any running balance that is not the sum of
+    its account's entries (always none): what reconciliation starts from."""
     async with db.transaction() as session:
+        # One snapshot for every query: a posting committed between two would look like drift.
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         rows = (
             await session.execute(
                 sa.select(
@@ -104,6 +110,7 @@ async def ledger_totals(db: Database) -> dict[str, Any]:
             )
         ).all()
         flows = await _gateway_flows(session)
+        running = (await session.execute(sa.select(account_balances))).all()
     currencies: dict[str, dict[str, Any]] = {}
     for currency, account, total in rows:
         found = currencies.setdefault(currency, {"total": 0, "accounts": defaultdict(int)})
@@ -112,11 +119,27 @@ async def ledger_totals(db: Database) -> dict[str, Any]:
     for currency, found in currencies.items():
         found["accounts"] = dict(found["accounts"])
         found["gateway"] = flows.get(currency, {})
-        metrics.WALLET_BALANCE.labels(currency).set(found["accounts"].get("wallet", 0))
     return {
         "currencies": currencies,
         "unbalanced_transactions": [{"transaction_id": t, "currency": c} for t, c in unbalanced],
+        "drifted_balances": _drifted(rows, running),
     }
+
+
+def _drifted(sums: Sequence[Any], running: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each account whose running balance (none counts as 0) is not the sum of its entries, and
+    any balance row of an account that keeps none."""
+    entries = {(account, currency): int(total) for currency, account, total in sums}
+    kept = {(account, currency): int(balance) for account, currency, balance in running}
+    checked = {key for key in entries if ledger.has_running_balance(key[0])} | kept.keys()
+    drifted = []
+    for account, currency in sorted(checked):
+        balance, total = kept.get((account, currency)), entries.get((account, currency), 0)
+        if (balance or 0) != total or not ledger.has_running_balance(account):
+            drifted.append(
+                {"account": account, "currency": currency, "balance": balance, "entries": total}
+            )
+    return drifted
 
 
 async def _gateway_flows(session: Any) -> dict[str, dict[str, int]]:
@@ -138,7 +161,17 @@ async def _gateway_flows(session: Any) -> dict[str, dict[str, int]]:
     return flows
 
 
-async def refresh_wallet_gauge(db: Database) -> int:
-    """Keep `escrow_suite_wallet_balance_total` current (a background round)."""
-    await ledger_totals(db)
-    return 0
+async def refresh_wallet_gauge(db: Database) -> None:
+    """Keep `escrow_suite_wallet_balance_total` current (a background round): a sum over the
+    wallets' running balances, one row per wallet and currency, never over the ledger."""
+    async with db.transaction() as session:
+        totals = (await session.execute(_WALLET_TOTALS)).all()
+    for currency, total in totals:
+        metrics.WALLET_BALANCE.labels(currency).set(int(total))
+
+
+_WALLET_TOTALS = (
+    sa.select(account_balances.c.currency, sa.func.sum(account_balances.c.balance))
+    .where(account_balances.c.account.startswith(ledger.WALLET_PREFIX, autoescape=True))
+    .group_by(account_balances.c.currency)
+)

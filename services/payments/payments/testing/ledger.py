@@ -1,4 +1,5 @@
-"""The ledger's invariants, asserted after every test: money was neither created nor destroyed."""
+"""The ledger's invariants, asserted after every test: money was neither created nor destroyed,
+and every running balance is the sum of its account's entries."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ async def ledger_problems(db: Database) -> list[str]:
         if found["total"] != 0
     ]
     problems += [f"unbalanced transaction {t}" for t in totals["unbalanced_transactions"]]
+    problems += [f"running balance drifted: {d}" for d in totals["drifted_balances"]]
     async with db.transaction() as session:
         negative = (
             await session.execute(
