@@ -24,7 +24,11 @@ class DisputesSettings(ServiceSettings):
     dispute_negotiation_window_s: int = 7 * DAY_S
     #: the arbiter (or the admins, while none is assigned) is reminded after this long
     dispute_arbitration_sla_s: int = 5 * DAY_S
-    dispute_timer_poll_interval_ms: int = 1000
+    #: the longest the deadline loop sleeps: it wakes when the next deadline falls due or when
+    #: this replica schedules an earlier one; this bound catches those of another replica
+    dispute_timer_max_idle_ms: int = 30_000
+    #: how often the disputes-by-state gauge is read from the database
+    metrics_refresh_s: float = 15.0
 
     def deadline_policy(self) -> DeadlinePolicy:
         """The deadlines as the domain reads them; refuses zero, negative or inverted durations."""

@@ -29,7 +29,9 @@ class EscrowSettings(ServiceSettings):
     release_reminder_every_s: int = 3 * 24 * 3600
     #: off unless set: release delivered work automatically after this long
     auto_release_after_s: int | None = None
-    timer_poll_interval_ms: int = 1000
+    #: the longest the timer loop sleeps: it wakes when the next timer falls due or when this
+    #: replica schedules an earlier one; this bound catches timers another replica scheduled
+    timer_max_idle_ms: int = 30_000
     #: how often the money-held gauge is read from the database
     metrics_refresh_s: float = 15.0
 

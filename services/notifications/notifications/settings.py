@@ -34,7 +34,9 @@ class NotificationsSettings(ServiceSettings):
     delivery_max_attempts: int = 5
     delivery_initial_backoff_s: float = 30.0
     delivery_max_backoff_s: float = 3600.0
-    delivery_poll_interval_ms: int = 500
+    #: the longest the delivery loop sleeps: it wakes when the next delivery falls due or when
+    #: this replica commits new ones; this bound catches those of another replica
+    delivery_max_idle_ms: int = 30_000
     delivery_batch_size: int = 20
     #: a claimed delivery not recorded within this time (the process died mid-send) is retried
     delivery_lease_s: float = 120.0

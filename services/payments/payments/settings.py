@@ -43,7 +43,9 @@ class PaymentsSettings(ServiceSettings):
     transfer_max_delay_ms: int = 600_000
     #: a claimed transfer whose worker died is tried again after this long
     transfer_lease_s: float = 120.0
-    worker_poll_interval_ms: int = 1_000
+    #: the longest a payout or refund worker sleeps: it wakes when the next transfer falls due
+    #: or when this replica queues one; this bound catches those of another replica
+    worker_max_idle_ms: int = 30_000
     worker_batch_size: int = 20
     metrics_refresh_s: float = 15.0
 

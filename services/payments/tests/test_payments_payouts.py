@@ -144,3 +144,17 @@ def _metrics() -> dict[str, float]:
 async def _attempted(sandbox, payout_id: str, times: int) -> bool:
     found = sandbox.state.payouts.get(payout_id)
     return found is not None and found.attempts >= times
+
+
+async def test_the_workers_wake_for_new_and_retried_transfers_not_at_the_next_poll(
+    start_payments, sandbox
+):
+    """With an hour between the workers' safety rounds, a requested payout is attempted at once
+    (its commit rings the worker) and its retry at the due time the failed attempt set; a
+    worker that only polled would sleep the hour."""
+    await sandbox.behave(fail_payouts=1)
+    async with start_payments(worker_max_idle_ms=3_600_000) as payments:
+        await _earned(payments, 20_000)
+        assert (await payments.client.execute(payout("po-wake", 20_000))).accepted
+        await payments.wait_event("payout-completed", payout_id="po-wake")
+        assert sandbox.state.payouts["po-wake"].attempts == 2

@@ -41,11 +41,12 @@ class DisputeRepository:
         self._loaded_versions[dispute.dispute_id] = dispute.version
         return dispute
 
-    async def save(self, dispute: domain.Dispute, policy: domain.DeadlinePolicy) -> None:
-        """Persist the dispute and replace its due timers with what it now waits on."""
+    async def save(self, dispute: domain.Dispute, policy: domain.DeadlinePolicy) -> datetime | None:
+        """Persist the dispute and replace its due timers with what it now waits on; returns
+        when the earliest of those falls due."""
         before = self._loaded_versions.get(dispute.dispute_id)
         if before == dispute.version:
-            return
+            return None
         values = _row(dispute)
         if before is None:
             await self.session.execute(sa.insert(disputes).values(**values))
@@ -55,10 +56,12 @@ class DisputeRepository:
                 .where(disputes.c.dispute_id == dispute.dispute_id)
                 .values(**values)
             )
-        await self.reset_timers(dispute, policy)
         self._loaded_versions[dispute.dispute_id] = dispute.version
+        return await self.reset_timers(dispute, policy)
 
-    async def reset_timers(self, dispute: domain.Dispute, policy: domain.DeadlinePolicy) -> None:
+    async def reset_timers(
+        self, dispute: domain.Dispute, policy: domain.DeadlinePolicy
+    ) -> datetime | None:
         # What is due follows from the dispute as it now stands; fired rows stay as history.
         await self.session.execute(
             sa.delete(dispute_timers).where(
@@ -75,6 +78,7 @@ class DisputeRepository:
                     for t in timers
                 ],
             )
+        return min((t.due_at for t in timers), default=None)
 
     async def due_timers(self, now: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
         """Claim due timers (skipping ones another replica holds): (id, dispute_id, kind)."""
@@ -91,6 +95,15 @@ class DisputeRepository:
         await self.session.execute(
             sa.update(dispute_timers).where(dispute_timers.c.id == timer_id).values(fired_at=now)
         )
+
+    async def next_timer_due(self) -> datetime | None:
+        """When the earliest unfired timer falls due (read from the partial index)."""
+        due: datetime | None = await self.session.scalar(
+            sa.select(sa.func.min(dispute_timers.c.due_at)).where(
+                dispute_timers.c.fired_at.is_(None)
+            )
+        )
+        return due
 
 
 def _row(dispute: domain.Dispute) -> dict[str, Any]:

@@ -11,13 +11,14 @@ from typing import Any
 from shared.clock import Clock
 from shared.contract import disputes as wire
 from shared.contract import escrow as escrow_wire
+from shared.loops import Alarm, every, scheduled
 from shared.messaging.runtime import HandlerContext
-from shared.service import Service, build_service, polling
+from shared.service import Service, build_service
 
 from disputes import domain
 from disputes.entrypoints.http import routes
 from disputes.service_layer import commands, events
-from disputes.service_layer.deadlines import deadlines_round
+from disputes.service_layer.deadlines import deadlines_round, refresh_gauge
 from disputes.service_layer.unit import DisputeUnit
 from disputes.settings import DisputesSettings
 
@@ -55,12 +56,12 @@ def build(settings: DisputesSettings | None = None, clock: Clock | None = None) 
         clock=clock,
     )
     policy = settings.deadline_policy()
-    runtime = service.runtime
+    runtime, deadlines = service.runtime, Alarm()
     runtime.consume_commands(wire.OpenDispute.TOPIC)
 
     def bind(handler: Callable[[Any, DisputeUnit], Awaitable[Any]]) -> Any:
         async def handle(message: Any, ctx: HandlerContext) -> Any:
-            return await handler(message, DisputeUnit(ctx, policy))
+            return await handler(message, DisputeUnit(ctx, policy, deadlines))
 
         return handle
 
@@ -72,8 +73,21 @@ def build(settings: DisputesSettings | None = None, clock: Clock | None = None) 
     for model, handler in SAGA.items():
         runtime.on_event(model)(bind(handler))
     service.http = routes(service.db)
-    interval = timedelta(milliseconds=settings.dispute_timer_poll_interval_ms)
     service.loops.append(
-        polling(partial(deadlines_round, runtime, policy), interval, "dispute deadlines")
+        scheduled(
+            partial(deadlines_round, runtime, policy, deadlines),
+            "dispute deadlines",
+            clock=service.clock,
+            max_idle=timedelta(milliseconds=settings.dispute_timer_max_idle_ms),
+            alarm=deadlines,
+        )
+    )
+    service.loops.append(
+        every(
+            partial(refresh_gauge, runtime),
+            timedelta(seconds=settings.metrics_refresh_s),
+            "disputes gauge",
+            clock=service.clock,
+        )
     )
     return service

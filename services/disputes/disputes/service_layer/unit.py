@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.loops import Alarm
 from shared.messaging.runtime import HandlerContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +16,13 @@ from disputes.domain import events as facts
 
 
 class DisputeUnit:
-    def __init__(self, ctx: HandlerContext, policy: domain.DeadlinePolicy) -> None:
+    def __init__(
+        self, ctx: HandlerContext, policy: domain.DeadlinePolicy, deadlines: Alarm | None = None
+    ) -> None:
         self.ctx = ctx
         self.policy = policy
+        #: the deadline loop's alarm, rung when a saved dispute has a deadline due sooner
+        self.deadlines = deadlines or Alarm()
         self.repo = DisputeRepository(ctx.session)
 
     @property
@@ -39,14 +44,19 @@ class DisputeUnit:
 
         `extra` is what the wire events need beyond the domain's (see `wire.event`).
         """
-        await self.repo.save(dispute, self.policy)
+        due = await self.repo.save(dispute, self.policy)
         happened = list(dispute.events)
         dispute.events.clear()
         for event in happened:
             outgoing = wire.event(event, dispute, **extra)
             if outgoing is not None:
                 self.ctx.emit(outgoing)
-        self.ctx.after_commit(lambda: count(happened, dispute))
+
+        def committed() -> None:
+            count(happened, dispute)
+            self.deadlines.ring_at(due)
+
+        self.ctx.after_commit(committed)
 
 
 def count(happened: list[facts.DisputeEvent], dispute: domain.Dispute) -> None:

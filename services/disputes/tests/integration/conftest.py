@@ -198,7 +198,7 @@ def escrow_settings(databases: tuple[str, str], fast: Callable[..., Any]) -> Esc
     return fast(
         EscrowSettings,
         databases[0],
-        timer_poll_interval_ms=50,
+        timer_max_idle_ms=50,
         release_reminder_every_s=30 * DAY,
     )
 
@@ -208,7 +208,7 @@ def disputes_settings(databases: tuple[str, str], fast: Callable[..., Any]) -> D
     return fast(
         DisputesSettings,
         databases[1],
-        dispute_timer_poll_interval_ms=50,
+        dispute_timer_max_idle_ms=50,
         dispute_respondent_deadline_s=DAY,
         dispute_respondent_reminder_before_s=HOUR,
         dispute_negotiation_window_s=2 * DAY,

@@ -39,6 +39,9 @@ _UPDATE_ESCROW = (
     .where(escrows.c.escrow_id == sa.bindparam("key_escrow_id"))
     .values({name: sa.bindparam(name) for name in ESCROW_FIELDS})
 )
+_NEXT_TIMER_DUE = sa.select(sa.func.min(escrow_timers.c.due_at)).where(
+    escrow_timers.c.fired_at.is_(None)
+)
 
 
 class EscrowRepository:
@@ -129,11 +132,12 @@ class EscrowRepository:
 
     async def save(
         self, escrow: domain.Escrow, policy: domain.TimerPolicy, actor: dict[str, str] | None = None
-    ) -> None:
-        """Persist the escrow's facts, its new transactions and history, and its due timers."""
+    ) -> datetime | None:
+        """Persist the escrow's facts, its new transactions and history, and its due timers;
+        returns when the earliest of those timers falls due."""
         before = self._loaded_versions.get(escrow.escrow_id)
         if before == escrow.version:
-            return
+            return None
         values = {name: getattr(escrow, name) for name in ESCROW_FIELDS}
         if before is None:
             await self.session.execute(_INSERT_ESCROW, values)
@@ -144,8 +148,8 @@ class EscrowRepository:
             if before is None or transaction.escrow_version > before:
                 await self._post(escrow.escrow_id, transaction)
         await self._record_history(escrow, actor)
-        await self._reset_timers(escrow, policy)
         self._loaded_versions[escrow.escrow_id] = escrow.version
+        return await self._reset_timers(escrow, policy)
 
     async def _post(self, escrow_id: str, transaction: domain.Transaction) -> None:
         transaction_id = await self.session.scalar(
@@ -187,7 +191,9 @@ class EscrowRepository:
         if rows:
             await self.session.execute(insert(escrow_history).on_conflict_do_nothing(), rows)
 
-    async def _reset_timers(self, escrow: domain.Escrow, policy: domain.TimerPolicy) -> None:
+    async def _reset_timers(
+        self, escrow: domain.Escrow, policy: domain.TimerPolicy
+    ) -> datetime | None:
         # What is due follows from the escrow as it now stands: replace the unfired timers.
         await self.session.execute(
             sa.delete(escrow_timers).where(
@@ -203,6 +209,7 @@ class EscrowRepository:
                     for t in timers
                 ],
             )
+        return min((t.due_at for t in timers), default=None)
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -221,3 +228,8 @@ class EscrowRepository:
         await self.session.execute(
             sa.update(escrow_timers).where(escrow_timers.c.id == timer_id).values(fired_at=now)
         )
+
+    async def next_timer_due(self) -> datetime | None:
+        """When the earliest unfired timer falls due (read from the partial index)."""
+        due: datetime | None = await self.session.scalar(_NEXT_TIMER_DUE)
+        return due

@@ -12,8 +12,9 @@ from shared.clock import Clock
 from shared.contract import disputes as disputes_wire
 from shared.contract import escrow as wire
 from shared.contract.payments import PaymentReceived
+from shared.loops import Alarm, every, scheduled
 from shared.messaging.runtime import HandlerContext
-from shared.service import Service, build_service, polling
+from shared.service import Service, build_service
 
 from escrow import domain
 from escrow.entrypoints.http import routes
@@ -48,11 +49,11 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
         settings, package="escrow", context=CONTEXT, refusals=(domain.EscrowRefusal,), clock=clock
     )
     rules = Rules(fees=settings.fees(), timers=settings.timer_policy())
-    runtime = service.runtime
+    runtime, timers = service.runtime, Alarm()
 
     def bind(handler: Callable[[Any, EscrowUnit], Awaitable[Any]]) -> Any:
         async def handle(message: Any, ctx: HandlerContext) -> Any:
-            return await handler(message, EscrowUnit(ctx, rules))
+            return await handler(message, EscrowUnit(ctx, rules, timers))
 
         return handle
 
@@ -64,13 +65,21 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
     for event, handler in EVENTS.items():
         runtime.on_event(event)(bind(handler))
     service.http = routes(service.db)
-    interval = timedelta(milliseconds=settings.timer_poll_interval_ms)
-    service.loops.append(polling(partial(timers_round, runtime, rules), interval, "escrow timers"))
     service.loops.append(
-        polling(
+        scheduled(
+            partial(timers_round, runtime, rules, timers),
+            "escrow timers",
+            clock=service.clock,
+            max_idle=timedelta(milliseconds=settings.timer_max_idle_ms),
+            alarm=timers,
+        )
+    )
+    service.loops.append(
+        every(
             partial(refresh_money_held, service.db, rules.currencies),
             timedelta(seconds=settings.metrics_refresh_s),
             "money-held gauge",
+            clock=service.clock,
         )
     )
     return service

@@ -12,11 +12,10 @@ from escrow import metrics
 from escrow.adapters.queries import held_per_currency
 
 
-async def refresh_money_held(db: Database, currencies: Iterable[str]) -> int:
+async def refresh_money_held(db: Database, currencies: Iterable[str]) -> None:
     """Set the gauge of every accepted currency (0 when nothing is held in it) and of any other
-    currency still held; a background round that never has more work waiting (0)."""
+    currency still held."""
     async with db.transaction() as session:
         held = await held_per_currency(session)
     for currency in {*currencies, *held}:
         metrics.MONEY_HELD.labels(currency).set(held.get(currency, 0))
-    return 0

@@ -8,10 +8,13 @@ paid, released, disputed meanwhile — is refused by the domain and only marked.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from shared.loops import Alarm
 from shared.messaging.runtime import Runtime
 
 from escrow import domain, metrics
+from escrow.adapters.repository import EscrowRepository
 from escrow.service_layer.unit import EscrowUnit, Rules
 
 log = logging.getLogger(__name__)
@@ -28,10 +31,10 @@ def fire(escrow: domain.Escrow, kind: str, unit: EscrowUnit) -> None:
             escrow.auto_release(now, unit.rules.fees, policy)
 
 
-async def fire_next(runtime: Runtime, rules: Rules) -> bool:
+async def fire_next(runtime: Runtime, rules: Rules, alarm: Alarm) -> bool:
     """Fire the earliest due timer, if any; True if one was handled."""
     async with runtime.unit_of_work() as ctx:
-        unit = EscrowUnit(ctx, rules)
+        unit = EscrowUnit(ctx, rules, alarm)
         due = await unit.repo.due_timers(unit.now, limit=1)
         if not due:
             return False
@@ -49,9 +52,9 @@ async def fire_next(runtime: Runtime, rules: Rules) -> bool:
     return True
 
 
-async def timers_round(runtime: Runtime, rules: Rules) -> int:
-    """Fire every due timer; returns how many fired."""
-    fired = 0
-    while await fire_next(runtime, rules):
-        fired += 1
-    return fired
+async def timers_round(runtime: Runtime, rules: Rules, alarm: Alarm) -> datetime | None:
+    """Fire every due timer; returns when the next one falls due."""
+    while await fire_next(runtime, rules, alarm):
+        pass
+    async with runtime.db.transaction() as session:
+        return await EscrowRepository(session).next_timer_due()

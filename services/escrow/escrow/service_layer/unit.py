@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.contract.base import Actor as WireActor
+from shared.loops import Alarm
 from shared.messaging.runtime import HandlerContext
 
 from escrow import domain, metrics
@@ -27,9 +28,11 @@ class Rules:
 
 
 class EscrowUnit:
-    def __init__(self, ctx: HandlerContext, rules: Rules) -> None:
+    def __init__(self, ctx: HandlerContext, rules: Rules, timers: Alarm | None = None) -> None:
         self.ctx = ctx
         self.rules = rules
+        #: the timer loop's alarm, rung when a saved escrow has a timer due sooner than it knows
+        self.timers = timers or Alarm()
         self.repo = EscrowRepository(ctx.session)
 
     @property
@@ -45,12 +48,19 @@ class EscrowUnit:
     async def save(self, escrow: domain.Escrow, by: WireActor | None = None) -> None:
         """Persist the escrow and publish what happened to it, once the transaction commits."""
         was = self.repo.loaded_state(escrow.escrow_id)
-        await self.repo.save(escrow, self.rules.timers, by.model_dump(mode="json") if by else None)
+        due = await self.repo.save(
+            escrow, self.rules.timers, by.model_dump(mode="json") if by else None
+        )
         events = list(escrow.events)
         escrow.events.clear()
         for happened in events:
             self.ctx.emit(wire.event(happened))
-        self.ctx.after_commit(lambda: count(events, was))
+
+        def committed() -> None:
+            count(events, was)
+            self.timers.ring_at(due)
+
+        self.ctx.after_commit(committed)
 
 
 def count(events: list[domain.EscrowEvent], was: str | None) -> None:

@@ -143,7 +143,7 @@ def escrow_settings(infra, database_url, topic_prefix, actor_keys) -> EscrowSett
         kafka_bootstrap_servers=infra.bootstrap_servers,
         topic_prefix=topic_prefix,
         actor_token_public_key=actor_keys.public_pem,
-        timer_poll_interval_ms=50,
+        timer_max_idle_ms=50,
         metrics_refresh_s=0.05,
         payment_expiry_s=3600,
         release_reminder_every_s=86_400,

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from escrow.entrypoints.app import build
 from prometheus_client import REGISTRY
+from shared.clock import SystemClock
 from shared.contract import disputes as disputes_wire
 from shared.contract import escrow as wire
 from shared.contract.disputes import VerdictKind
@@ -322,4 +323,20 @@ async def test_a_timer_due_while_the_service_is_down_fires_once_after_restart(
             expired = await market.wait_events("escrow-cancelled", "e-late")
             await asyncio.sleep(0.5)
     assert len(expired) == 1 and len(market.events("escrow-cancelled", "e-late")) == 1
+    assert expired[0]["cause"] == "payment_expired"
+
+
+async def test_a_timer_fires_at_its_due_time_not_at_the_next_poll(market, escrow_settings):
+    """The timer loop sleeps until the next timer is due, and a command that schedules an
+    earlier one wakes it: with an hour between its safety rounds, an expiry due in one second
+    still fires (a loop that only polled would sleep the hour)."""
+    await market.service.app().stop()
+    settings = escrow_settings.model_copy(
+        update={"timer_max_idle_ms": 3_600_000, "payment_expiry_s": 1}
+    )
+    async with running(build(settings, clock=SystemClock())):
+        await asyncio.sleep(0.2)  # the loop's first round has found nothing and sleeps
+        await market.contract()
+        assert (await market.escrow("e-soon", 10_000)).accepted
+        expired = await market.wait_events("escrow-cancelled", "e-soon")
     assert expired[0]["cause"] == "payment_expired"

@@ -188,6 +188,11 @@ class Repository:
         )
         return sorted(claimed.scalars())
 
+    async def next_due(self) -> datetime | None:
+        """When the next pending delivery or waiting notice falls due (both partial indexes)."""
+        due: datetime | None = await self.session.scalar(_NEXT_DUE)
+        return due
+
     async def delivery(self, delivery_id: int) -> Delivery:
         row = (
             await self.session.execute(
@@ -243,3 +248,15 @@ def _notice(row: Any) -> Notice:
         state=row.state,
         created_at=row.created_at,
     )
+
+
+_NEXT_DUE = sa.select(
+    sa.func.least(
+        sa.select(sa.func.min(deliveries.c.due_at))
+        .where(deliveries.c.status == Status.PENDING.value)
+        .scalar_subquery(),
+        sa.select(sa.func.min(notices.c.expires_at))
+        .where(notices.c.state == "waiting")
+        .scalar_subquery(),
+    )
+)

@@ -9,6 +9,7 @@ from functools import partial
 
 from shared.clock import Clock
 from shared.contract.directory import UserContactUpdated
+from shared.loops import scheduled
 from shared.service import Service, build_service
 
 from notifications.adapters.channels import Channel
@@ -19,7 +20,7 @@ from notifications.domain.delivery import RetrySchedule
 from notifications.domain.facts import Presentation
 from notifications.domain.rules import RULES
 from notifications.entrypoints.http import routes
-from notifications.service_layer.delivering import Deliverer, delivery_loop
+from notifications.service_layer.delivering import Deliverer
 from notifications.service_layer.notices import notify, remember_contact
 from notifications.settings import NotificationsSettings
 
@@ -59,7 +60,15 @@ def build(
         deliverer.nudge()
 
     service.runtime.on_commit = committed
-    service.loops.append(delivery_loop(deliverer, settings.delivery_poll_interval_ms / 1000))
+    service.loops.append(
+        scheduled(
+            deliverer.run_once,
+            "deliveries",
+            clock=service.clock,
+            max_idle=timedelta(milliseconds=settings.delivery_max_idle_ms),
+            alarm=deliverer.alarm,
+        )
+    )
     service.http.extend(routes(service.db))
     return service
 

@@ -12,11 +12,11 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shared.clock import Clock
 from shared.db import Database
-from shared.service import BackgroundLoop
+from shared.loops import Alarm
 
 from notifications import metrics
 from notifications.adapters.channels import Channel, ChannelError
@@ -38,19 +38,24 @@ class Deliverer:
     presentation: Presentation
     lease: timedelta
     batch_size: int = 20
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: rung when this process committed new deliveries: look now, not at the next due time
+    alarm: Alarm = field(default_factory=Alarm)
 
     def nudge(self) -> None:
-        """New deliveries were committed: look now rather than at the next poll."""
-        self._wake.set()
+        self.alarm.ring()
 
-    async def run_once(self) -> int:
-        """One round: settle waiting notices, then send what is due."""
-        expired = await self.sweep_waiting()
+    async def run_once(self) -> datetime | None:
+        """One round: settle waiting notices, then send what is due; returns when the next
+        delivery or waiting notice falls due."""
+        now = self.clock.now()
+        swept = await self.sweep_waiting()
         async with self.db.transaction() as session:
-            due = await Repository(session).claim_due(self.clock.now(), self.batch_size, self.lease)
+            due = await Repository(session).claim_due(now, self.batch_size, self.lease)
         await asyncio.gather(*(self.deliver(delivery_id) for delivery_id in due))
-        return expired + len(due)
+        if swept >= self.batch_size or len(due) >= self.batch_size:
+            return now  # a full batch: more may be waiting
+        async with self.db.transaction() as session:  # after the outcomes: a retry is due soon
+            return await Repository(session).next_due()
 
     async def sweep_waiting(self) -> int:
         """Dispatch notices whose contact arrived meanwhile, give up those waiting too long.
@@ -112,24 +117,3 @@ class Deliverer:
         if channel is None:
             raise ChannelError(f"the {name} channel is not configured", permanent=True)
         return channel
-
-    async def idle(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
-        self._wake.clear()
-
-
-def delivery_loop(deliverer: Deliverer, poll_interval_s: float) -> BackgroundLoop:
-    async def loop(stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                busy = await deliverer.run_once()
-            except Exception:
-                log.exception("delivery round failed; trying again")
-                busy = 0
-            if not busy:
-                await deliverer.idle(poll_interval_s)
-
-    return loop

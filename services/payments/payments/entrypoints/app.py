@@ -8,7 +8,8 @@ from functools import partial
 from shared.clock import Clock
 from shared.contract.escrow import EscrowRefunded, EscrowReleased, EscrowSettled, FundingRejected
 from shared.contract.payments import RequestPayout, RetryRefund, StartPayment
-from shared.service import BackgroundLoop, Service, build_service, polling
+from shared.loops import Alarm, BackgroundLoop, Round, every, scheduled
+from shared.service import Service, build_service
 
 from payments.adapters.gateways.factory import build_gateways
 from payments.adapters.gateways.port import Gateways
@@ -47,7 +48,7 @@ def build(
     )
     _register_handlers(service, deps)
     service.http.extend(routes(deps))
-    service.loops.extend(_workers(settings, deps))
+    service.loops.extend(_workers(settings, deps, service))
     return service
 
 
@@ -63,8 +64,14 @@ def _register_handlers(service: Service, deps: Dependencies) -> None:
     runtime.on_event(FundingRejected)(partial(refunds.funding_rejected, deps=deps))
 
 
-def _workers(settings: PaymentsSettings, deps: Dependencies) -> list[BackgroundLoop]:
-    poll = timedelta(milliseconds=settings.worker_poll_interval_ms)
+def _workers(
+    settings: PaymentsSettings, deps: Dependencies, service: Service
+) -> list[BackgroundLoop]:
+    max_idle = timedelta(milliseconds=settings.worker_max_idle_ms)
+
+    def worker(run: Round, name: str, alarm: Alarm) -> BackgroundLoop:
+        return scheduled(run, name, clock=service.clock, max_idle=max_idle, alarm=alarm)
+
     payout_worker = TransferWorker(
         Payout,
         "payout",
@@ -82,11 +89,12 @@ def _workers(settings: PaymentsSettings, deps: Dependencies) -> list[BackgroundL
         settings.worker_batch_size,
     )
     return [
-        polling(payout_worker.run_once, poll, "payouts"),
-        polling(refund_worker.run_once, poll, "refunds"),
-        polling(
+        worker(payout_worker.run_once, "payouts", deps.payouts_due),
+        worker(refund_worker.run_once, "refunds", deps.refunds_due),
+        every(
             partial(views.refresh_wallet_gauge, deps.db),
             timedelta(seconds=settings.metrics_refresh_s),
             "wallet gauge",
+            clock=service.clock,
         ),
     ]

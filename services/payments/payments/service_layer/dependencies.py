@@ -1,10 +1,11 @@
 """What the payments handlers need besides their message: settings, gateways, clock, database."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.clock import Clock
 from shared.db import Database
+from shared.loops import Alarm
 
 from payments.adapters.gateways.port import Gateways
 from payments.settings import PaymentsSettings
@@ -20,3 +21,6 @@ class Dependencies:
     source: str
     #: wake the outbox relay after a commit made outside a consumed message
     nudge: Callable[[], None]
+    #: wake the payout and refund workers: a commit queued a transfer due now
+    payouts_due: Alarm = field(default_factory=Alarm)
+    refunds_due: Alarm = field(default_factory=Alarm)

@@ -31,4 +31,5 @@ async def request_payout(command: RequestPayout, ctx: HandlerContext, deps: Depe
     payout.next_attempt_at = ctx.clock.now()
     await post(repo, reservation, ctx.clock.now())
     await repo.add_payout(payout)
+    ctx.after_commit(deps.payouts_due.ring)
     return payout.payout_id

@@ -84,6 +84,7 @@ async def refund_from_escrow(
 async def escrow_refunded(event: EscrowRefunded, ctx: HandlerContext, deps: Dependencies) -> None:
     escrow, repo = event.escrow, Repository(ctx.session)
     payment = await original_payment(repo, escrow.payment_id, escrow.escrow_id)
+    ctx.after_commit(deps.refunds_due.ring)
     await refund_from_escrow(
         repo,
         payment,
@@ -99,6 +100,7 @@ async def funding_rejected(event: FundingRejected, ctx: HandlerContext, deps: De
     """The whole payment goes back, as this service recorded it (not as the event says)."""
     repo = Repository(ctx.session)
     payment = await original_payment(repo, event.payment_id, event.escrow_id)
+    ctx.after_commit(deps.refunds_due.ring)
     await refund_from_escrow(
         repo,
         payment,
@@ -119,4 +121,5 @@ async def retry_refund(command: RetryRefund, ctx: HandlerContext, deps: Dependen
         raise NotFound(f"no refund {command.refund_id}")
     refund.retry_by_operator(ctx.clock.now())
     await repo.save_transfer(refund)
+    ctx.after_commit(deps.refunds_due.ring)
     return refund.refund_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from shared.messaging.outbox import stage
@@ -41,14 +41,17 @@ class TransferWorker(Generic[T]):
     lease: timedelta
     batch_size: int
 
-    async def run_once(self) -> int:
-        """Attempt up to a batch of due transfers; how many were attempted."""
+    async def run_once(self) -> datetime | None:
+        """Attempt up to a batch of due transfers; returns when the next one falls due."""
         attempted = 0
         # One claim at a time: a shutdown mid-round leaves at most one lease to run out.
         while attempted < self.batch_size and (claimed := await self._claim()) is not None:
             await self._attempt(claimed)
             attempted += 1
-        return attempted
+        if attempted == self.batch_size:
+            return self.deps.clock.now()  # a full batch: more may be due
+        async with self.deps.db.transaction() as session:
+            return await Repository(session).next_transfer_due(self.kind)
 
     async def _claim(self) -> T | None:
         now = self.deps.clock.now()

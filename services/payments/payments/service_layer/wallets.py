@@ -42,6 +42,7 @@ async def escrow_settled(event: EscrowSettled, ctx: HandlerContext, deps: Depend
     )
     if not await post(repo, transaction, ctx.clock.now()) or payment is None:
         return
+    ctx.after_commit(deps.refunds_due.ring)
     await open_refund(
         repo,
         payment,

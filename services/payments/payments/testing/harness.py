@@ -38,7 +38,7 @@ FAST_TRANSFERS: dict[str, Any] = {
     "refund_max_attempts": 3,
     "transfer_initial_delay_ms": 5,
     "transfer_max_delay_ms": 20,
-    "worker_poll_interval_ms": 20,
+    "worker_max_idle_ms": 20,
     "transfer_lease_s": 30,
     "metrics_refresh_s": 0.5,
 }
