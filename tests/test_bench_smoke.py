@@ -28,7 +28,7 @@ SECTIONS = (
 def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, Path]:
     var = tmp_path_factory.mktemp("bench") / "var"
     done = subprocess.run(
-        [sys.executable, "-m", "shared.bench", "--quick", "--var-dir", str(var)],
+        [sys.executable, "-m", "shared.bench", "--quick", "--profile", "--var-dir", str(var)],
         capture_output=True,
         text=True,
         timeout=160,
@@ -90,6 +90,19 @@ def test_the_floor_and_the_resources_were_measured(bench):
     assert resources["phases"]
     assert {target["target"] for target in results["targets"]}
     assert all(target["met"] in (True, False, None) for target in results["targets"])
+
+
+def test_the_busiest_steps_were_profiled_or_the_table_says_why_not(bench):
+    table, results, _ = bench
+    if results["profile_errors"]:  # py-spy may not trace where ptrace is not allowed
+        assert "not profiled: " in table
+        return
+    escrow = [p for p in results["profiles"] if p["process"] == "escrow"]
+    assert {p["step"] for p in escrow} == {"a 256 in flight", "b 8 in flight"}
+    busiest = next(p for p in escrow if p["step"].startswith("a"))
+    assert busiest["samples"] > 0 and Path(busiest["stacks"]).exists()
+    assert "suite:shared" in busiest["total_by_area"]  # the runtime was on the stack
+    assert "profile (py-spy" in table
 
 
 def test_the_suite_was_stopped(bench):

@@ -39,6 +39,8 @@ class Options:
     warmup_lifecycles: int = 3
     #: consumer's fetch wait (ms): how long an idle fetch may block at the broker
     fetch_max_wait_ms: int = 10
+    #: sample every service with py-spy during the busiest step of (a) and (b)
+    profile: bool = False
 
     def wants(self, section: str) -> bool:
         return section in self.sections
@@ -78,6 +80,12 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--duration", type=float, help="seconds of each measured step")
     parser.add_argument("--var-dir", type=Path, help="state and bench.json (default var/bench)")
     parser.add_argument("--replicas", type=int, default=1, help="processes of each service")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample every service with py-spy during the busiest step of a and b "
+        "(stacks in the var dir, shares by library in the table)",
+    )
     args = parser.parse_args(argv)
     return _options(parser, args)
 
@@ -92,7 +100,7 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Optio
         sections |= {"e"}
     if args.replicas < 1:
         parser.error("--replicas is at least 1")
-    options = Options(sections=sections, replicas=args.replicas)
+    options = Options(sections=sections, replicas=args.replicas, profile=args.profile)
     if args.quick:
         options = quick(options)
     if args.duration is not None:

@@ -314,5 +314,35 @@ def render(results: Results, header: Sequence[str]) -> str:
             "  CPU of a step: from its start until the suite is idle again after it (bounded), "
             f"idle background included (the idle suite uses {results.meta.get('idle_cores')} cores)"
         )
+    if results.profiles or results.profile_errors:
+        out += [RULE, *profile_lines(results)]
     out += [RULE, *legend(results), RULE, "targets", *target_lines(targets(results)), RULE]
     return "\n".join(out)
+
+
+#: areas on every stack (the process's entry: runpy, uvicorn), left out of "on stack"
+ENTRY = ("other", "uvicorn")
+
+
+def profile_lines(results: Results, areas: int = 7, functions: int = 5) -> list[str]:
+    """Per profiled process: the CPU shares by area (self, and on the stack) and its busiest
+    functions (`--profile`)."""
+    lines = ["profile (py-spy, busy samples only): share of CPU by where it was spent"]
+    for p in results.profiles:
+        lines.append(f"  {p.step}, {p.process}: {p.samples} samples, stacks in {p.path}")
+        lines.append(
+            "    self:     "
+            + ", ".join(f"{a} {p.share(n):.0%}" for a, n in p.self_by_area.most_common(areas))
+        )
+        lines.append(
+            "    on stack: "
+            + ", ".join(
+                f"{a} {p.share(n):.0%}"
+                for a, n in p.total_by_area.most_common()[: areas + len(ENTRY)]
+                if a not in ENTRY
+            )
+        )
+        for function, n in p.self_by_function.most_common(functions):
+            lines.append(f"      {p.share(n):>4.0%}  {function}")
+    lines += [f"  not profiled: {error}" for error in results.profile_errors]
+    return lines

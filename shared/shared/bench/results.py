@@ -9,6 +9,7 @@ from shared.bench.closed_loop import LoopResult
 from shared.bench.floor import Floor
 from shared.bench.lifecycle import LevelResult
 from shared.bench.open_loop import RateResult
+from shared.bench.profile import Profile
 from shared.bench.resources import MB, Usage
 
 
@@ -27,6 +28,9 @@ class Results:
     driver: dict[str, int] = field(default_factory=dict)
     #: wall seconds the bench spent reading process counters
     reading_s: float = 0.0
+    #: `--profile`: py-spy's samples of each service in the busiest steps, and what failed
+    profiles: list[Profile] = field(default_factory=list)
+    profile_errors: list[str] = field(default_factory=list)
 
     def peak_rss_mb(self) -> dict[str, float]:
         return {name: round(rss / MB, 1) for name, rss in self.peak_rss.items()}
@@ -45,5 +49,7 @@ class Results:
                 "bench_reading_counters_s": round(self.reading_s, 2),
             },
             "driver": self.driver,
+            "profiles": [p.as_json() for p in self.profiles],
+            "profile_errors": self.profile_errors,
             "targets": targets,
         }

@@ -18,6 +18,7 @@ from shared.bench.driver import SOURCE, Driver
 from shared.bench.lifecycle import ESCROW_OPERATIONS, LifecycleFailed, Lifecycles
 from shared.bench.open_loop import open_loop
 from shared.bench.options import Options
+from shared.bench.profile import Sampler
 from shared.bench.resources import Resources
 from shared.bench.results import Results
 from shared.bench.suite import Suite
@@ -54,6 +55,11 @@ class Bench:
         self.resources = Resources(suite.pids)
         self.lifecycles = Lifecycles(self.driver, suite.payments_url, options.answer_timeout_s)
         self.results = Results(services=list(suite.stack.services))
+        self.sampler = Sampler(
+            suite.stack.config.var_dir,
+            {name: pid for name, pid in suite.pids.items() if name in self.results.services},
+            options.duration,
+        )
         #: what the suite burns when nothing is asked of it (cores), measured after warm-up
         self.idle_cores = 0.0
 
@@ -98,9 +104,12 @@ class Bench:
 
     async def _closed(self, in_flight: int) -> None:
         o = self.options
-        self.resources.begin(f"a {in_flight} in flight")
+        step = f"a {in_flight} in flight"
+        self.resources.begin(step)
         tag = f"bench-{self.run_id}-a{in_flight}"
+        profiled = await self._profile(step, in_flight == max(o.closed_levels))
         result = await closed_loop(self.driver, in_flight, o.duration, o.answer_timeout_s, tag)
+        await self._profiled(profiled)
         late = await self._settle()
         self.resources.end(result.answered + late, "command")
         self.results.closed.append(result)
@@ -111,9 +120,12 @@ class Bench:
 
     async def _lifecycles(self, in_flight: int) -> None:
         o = self.options
-        self.resources.begin(f"b {in_flight} in flight")
+        step = f"b {in_flight} in flight"
+        self.resources.begin(step)
         tag = f"bench-{self.run_id}-b{in_flight}"
+        profiled = await self._profile(step, in_flight == max(o.lifecycle_levels))
         result = await self.lifecycles.level(in_flight, o.duration, tag, o.lifecycle_cap_s)
+        await self._profiled(profiled)
         await self._settle()
         self.resources.end(result.completed * len(ESCROW_OPERATIONS), "escrow op")
         self.results.lifecycles.append(result)
@@ -134,6 +146,18 @@ class Bench:
             f"(c) {offered:>5}/s offered: {result.achieved_per_s:8.1f}/s achieved, "
             f"{result.unanswered} unanswered"
         )
+
+    async def _profile(self, step: str, busiest: bool) -> bool:
+        """With `--profile`, start sampling the services for the busiest step of a section."""
+        if not (self.options.profile and busiest):
+            return False
+        await self.sampler.start(step)
+        return True
+
+    async def _profiled(self, started: bool) -> None:
+        if started:
+            self.results.profiles += await self.sampler.finish()
+            self.results.profile_errors = list(self.sampler.errors)
 
     async def _settle(self) -> int:
         """Before the next step: wait (bounded) for the answers given up on (the escrow
