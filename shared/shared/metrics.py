@@ -20,6 +20,16 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_PUBLISH_ERRORS = Counter(
     f"{PREFIX}_outbox_publish_errors_total", "Failed outbox publish batches", ["service"]
 )
+OUTBOX_QUARANTINED = Counter(
+    f"{PREFIX}_outbox_quarantined_total",
+    "Outbox messages the broker can never take (too large, invalid topic), set aside",
+    ["service", "topic"],
+)
+OUTBOX_QUARANTINED_ROWS = Gauge(
+    f"{PREFIX}_outbox_quarantined_rows",
+    "Outbox messages set aside as unpublishable, waiting for an operator",
+    ["service"],
+)
 INBOX_DUPLICATES = Counter(
     f"{PREFIX}_inbox_duplicates_total",
     "Redelivered messages the inbox absorbed without a second effect",

@@ -183,11 +183,17 @@ async def _tolerant_headers(
 ) -> Any:
     """FastStream's parser reads every header as UTF-8 and would fail the whole batch (no dead
     letter, no answer) on one record with a binary header. The runtime reads no header, so such
-    headers are passed on with their undecodable bytes replaced."""
+    headers are passed on with their undecodable bytes replaced; if the parser still fails on
+    some header, the records go on without headers. Either way every record reaches the
+    runtime, which dead-letters what it cannot read."""
     try:
         return await parse(records)
-    except UnicodeDecodeError:
+    except Exception:
+        log.warning("a fetched batch has headers FastStream cannot parse", exc_info=True)
+    try:
         return await parse(tuple(_readable_headers(r) for r in records))
+    except Exception:
+        return await parse(tuple(dataclasses.replace(r, headers=[]) for r in records))
 
 
 def _readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[bytes, bytes]:
@@ -271,6 +277,7 @@ def build_service(
         on_commit=relay.nudge,
         max_lanes=settings.consumer_lanes,
         group_size=settings.group_commit_size,
+        max_message_bytes=settings.max_message_bytes,
     )
     return Service(settings, package, db, broker, runtime, relay, clock)
 

@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
     kafka_max_poll_interval_ms: int = 300_000
     #: records fetched and handled as one batch; its offsets are committed together
     kafka_max_records: int = Field(default=500, ge=1, le=5_000)
+    #: the largest record the suite consumes or produces (value bytes). Apache Kafka refuses
+    #: records near 1 MiB by default and Tansu has no limit, so the suite keeps its own: a larger
+    #: record is dead-lettered `too_large` (its value cut to this size), a larger outgoing message
+    #: fails its handler, and room is left for a dead letter's headers under Kafka's limit.
+    max_message_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=900 * 1024)
     #: lanes of one batch handled at once, one key's records always in one lane (each lane holds
     #: a database connection: keep it below the pool size)
     consumer_lanes: int = Field(default=4, ge=1, le=64)

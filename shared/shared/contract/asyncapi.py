@@ -31,13 +31,18 @@ KEY_FIELDS = (
     "user_id",
 )
 DLQ_HEADERS = {
-    "x-dlq-reason": "empty, not_json, not_cloudevent, unknown_type, invalid_data, handler_failed",
+    "x-dlq-reason": (
+        "too_large, empty, not_json, not_cloudevent, unknown_type, invalid_data, handler_failed"
+    ),
     "x-dlq-error": "what went wrong, in words",
     "x-dlq-service": "the service that gave up on the record",
     "x-dlq-original-topic": "where the record was consumed",
     "x-dlq-original-partition": "its partition there",
     "x-dlq-original-offset": "its offset there",
     "x-dlq-time": "when it was dead-lettered (ISO 8601)",
+    "x-dlq-truncated": "only when the value (or key) was cut to fit: value, key or value,key",
+    "x-dlq-original-size": "only when cut: the original value's size in bytes",
+    "x-dlq-original-sha256": "only when cut: the sha256 of the original value (hex)",
 }
 
 

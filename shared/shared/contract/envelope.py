@@ -16,6 +16,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from shared.contract.base import Message
 
 CONTENT_TYPE = "application/cloudevents+json"
+#: the longest refusal or dead-letter reason the suite writes: an answer never echoes its input
+#: at length (a 650 KB `type` once came back twice in its own refusal)
+MAX_REFUSAL_TEXT = 500
+#: validation errors listed in a refusal; the rest are counted
+MAX_LISTED_ERRORS = 5
 
 
 class EnvelopeError(ValueError):
@@ -33,15 +38,15 @@ class CloudEvent(BaseModel):
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(min_length=1, max_length=128)
-    source: str = Field(min_length=1)
-    type: str = Field(min_length=1)
+    source: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=128)
     time: AwareDatetime
     datacontenttype: Literal["application/json"] = "application/json"
-    subject: str | None = None
+    subject: str | None = Field(default=None, max_length=255)
     data: dict[str, Any]
-    correlationid: str | None = None
-    causationid: str | None = None
-    actortoken: str | None = None
+    correlationid: str | None = Field(default=None, max_length=128)
+    causationid: str | None = Field(default=None, max_length=128)
+    actortoken: str | None = Field(default=None, max_length=8192)
 
     def encode(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
@@ -88,11 +93,22 @@ def decode(raw: bytes | None) -> CloudEvent:
 
 
 def _brief(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-    )
+    errors = exc.errors(include_url=False, include_input=False)
+    listed = []
+    for err in errors[:MAX_LISTED_ERRORS]:
+        where = shorten(".".join(str(p) for p in err["loc"]), 80) or "<root>"
+        listed.append(f"{where}: {shorten(err['msg'], 120)}")
+    if len(errors) > MAX_LISTED_ERRORS:
+        listed.append(f"and {len(errors) - MAX_LISTED_ERRORS} more errors")
+    return shorten("; ".join(listed), MAX_REFUSAL_TEXT)
 
 
 def describe(exc: ValidationError) -> str:
-    """A one-line account of a validation error for headers, results and logs."""
+    """A one-line account of a validation error for headers, results and logs: the first few
+    errors, each cut short, never the input itself."""
     return _brief(exc)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, saying so."""
+    return text if len(text) <= limit else text[: max(limit - 12, 0)] + "… (cut)"

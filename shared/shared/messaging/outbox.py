@@ -10,6 +10,13 @@ commits (LISTEN/NOTIFY), or after `poll_interval` at the latest.
 Per-key order holds even when a send fails part-way: a key's next row is sent only once the
 broker has acknowledged its previous one, so a failed row is never overtaken by a later row of
 its key; the rows that were acknowledged are marked, the others are sent again in order.
+
+A row the broker can never take (too large, an invalid topic: `retry.is_unsendable`) is
+quarantined: marked with the reason (`quarantined_at`, `failure`), counted
+(`escrow_suite_outbox_quarantined_total`, alerted on) and left for an operator, and the relay
+carries on with the rows behind it, its key's included. Before, such a row was sent again forever
+and nothing behind it left the service. `stage` refuses a message over the size limit, so only
+a broker with a lower limit than the suite's can still cause one.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +37,7 @@ from shared import metrics
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.registry import on_wire
 from shared.db import Database
+from shared.messaging.retry import is_unsendable
 from shared.messaging.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -40,8 +49,18 @@ CHANNEL = "escrow_suite_outbox"
 #: how long `stop` lets a batch being published finish
 STOP_WAIT_S = 5.0
 
+#: the default of `MAX_MESSAGE_BYTES`: the largest record value the suite consumes or produces
+MAX_MESSAGE_BYTES = 512 * 1024
+#: how much of a send's error a quarantined row keeps
+MAX_FAILURE_TEXT = 2000
+
 #: sends one record; returns when the broker has acknowledged it
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[object]]
+
+
+class MessageTooLarge(ValueError):
+    """An outgoing message over the suite's size limit: a bug or hostile input upstream; the
+    transaction that wanted to publish it must fail rather than leave an unpublishable row."""
 
 
 @dataclass(frozen=True)
@@ -52,19 +71,36 @@ class Outgoing:
     topic: str
     key: str
 
+    @cached_property
+    def payload(self) -> bytes:
+        """The envelope's bytes, encoded once (checked at `emit`, written at `stage`)."""
+        return self.event.encode()
 
-async def stage(session: AsyncSession, messages: Iterable[Outgoing]) -> int:
+
+def check_size(message: Outgoing, limit: int) -> None:
+    if len(message.payload) > limit:
+        raise MessageTooLarge(
+            f"{message.event.type} {message.event.id} is {len(message.payload)} bytes, "
+            f"over the limit of {limit}"
+        )
+
+
+async def stage(
+    session: AsyncSession, messages: Iterable[Outgoing], *, limit: int = MAX_MESSAGE_BYTES
+) -> int:
     """Write messages in the caller's transaction; they are published only if it commits."""
-    rows = [
-        {
-            "message_id": m.event.id,
-            "topic": m.topic,
-            "key": m.key,
-            "type": m.event.type,
-            "payload": m.event.encode(),
-        }
-        for m in messages
-    ]
+    rows = []
+    for m in messages:
+        check_size(m, limit)
+        rows.append(
+            {
+                "message_id": m.event.id,
+                "topic": m.topic,
+                "key": m.key,
+                "type": m.event.type,
+                "payload": m.payload,
+            }
+        )
     if rows:
         await session.execute(_INSERT, rows)
         await session.execute(_NOTIFY)
@@ -76,9 +112,14 @@ _INSERT = sa.insert(outbox)
 _NOTIFY = sa.select(sa.func.pg_notify(CHANNEL, ""))
 _UNPUBLISHED = (
     sa.select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
-    .where(outbox.c.published_at.is_(None))
+    .where(outbox.c.published_at.is_(None), outbox.c.quarantined_at.is_(None))
     .order_by(outbox.c.id)
     .limit(sa.bindparam("batch_size"))
+)
+_QUARANTINE = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("row_id"))
+    .values(quarantined_at=sa.func.now(), failure=sa.bindparam("failure"))
 )
 _MARK = (
     sa.update(outbox)
@@ -179,18 +220,26 @@ class OutboxRelay:
             rows = (await leader.execute(_UNPUBLISHED, {"batch_size": self.batch_size})).all()
             if not rows:
                 return 0
-            sent, failed = await self._send_in_key_order(rows)
+            sent, failed, unsendable = await self._send_in_key_order(rows)
             if sent:
                 await leader.execute(_MARK, {"ids": [row.id for row in sent]})
+            if unsendable:
+                await leader.execute(
+                    _QUARANTINE,
+                    [{"row_id": row.id, "failure": why} for row, why in unsendable],
+                )
         except BaseException:
             await self._resign()  # a broken or abandoned connection must not keep the lock
             raise
+        for row, why in unsendable:
+            metrics.OUTBOX_QUARANTINED.labels(self.service, row.topic).inc()
+            log.error("outbox row %s (%s) quarantined: %s", row.id, row.topic, why)
         for row in sent:
             metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
         if failed:
             metrics.OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
             raise failed[0]
-        return len(sent)
+        return len(sent) + len(unsendable)
 
     async def _lead(self) -> AsyncConnection | None:
         """The leader's connection, taking the lead if nobody holds it; None if another does."""
@@ -227,15 +276,19 @@ class OutboxRelay:
         with contextlib.suppress(Exception):
             await leader.close()
 
-    async def _send_in_key_order(self, rows: Sequence[Any]) -> tuple[list[Any], list[Exception]]:
+    async def _send_in_key_order(
+        self, rows: Sequence[Any]
+    ) -> tuple[list[Any], list[Exception], list[tuple[Any, str]]]:
         """Send in rounds: round n sends every key's n-th row at once. A key whose row failed
-        sends nothing more in this batch. Returns the acknowledged rows and the errors."""
+        sends nothing more in this batch; a row the broker can never take does not stop its key.
+        Returns the acknowledged rows, the errors, and the unsendable rows with their reason."""
         chains: dict[str, list[Any]] = {}
         for row in rows:
             chains.setdefault(row.key, []).append(row)
         headers, prefix = {"content-type": CONTENT_TYPE}, self.topic_prefix
         sent: list[Any] = []
         failed: list[Exception] = []
+        unsendable: list[tuple[Any, str]] = []
         live = list(chains.values())
         depth = 0
         while live:
@@ -249,16 +302,20 @@ class OutboxRelay:
             )
             still = []
             for chain, row, result in zip(live, this_round, results, strict=True):
-                if isinstance(result, BaseException):
+                if isinstance(result, BaseException) and is_unsendable(result):
+                    why = f"{type(result).__name__}: {result}"[:MAX_FAILURE_TEXT]
+                    unsendable.append((row, why))
+                elif isinstance(result, BaseException):
                     log.warning("publishing outbox row %s failed: %r", row.id, result)
                     failed.append(result if isinstance(result, Exception) else Exception(result))
                     continue
-                sent.append(row)
+                else:
+                    sent.append(row)
                 if len(chain) > depth + 1:
                     still.append(chain)
             live = still
             depth += 1
-        return sent, failed
+        return sent, failed, unsendable
 
     async def housekeeping(self) -> None:
         """Refresh the backlog gauges and forget long-published rows."""
@@ -266,12 +323,16 @@ class OutboxRelay:
             backlog, oldest = (
                 await session.execute(
                     sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                        outbox.c.published_at.is_(None)
+                        outbox.c.published_at.is_(None), outbox.c.quarantined_at.is_(None)
                     )
                 )
             ).one()
+            quarantined = await session.scalar(
+                sa.select(sa.func.count()).where(outbox.c.quarantined_at.is_not(None))
+            )
             cutoff = datetime.now(UTC) - self.retention
             await session.execute(sa.delete(outbox).where(outbox.c.published_at < cutoff))
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
+        metrics.OUTBOX_QUARANTINED_ROWS.labels(self.service).set(quarantined or 0)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))

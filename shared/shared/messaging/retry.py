@@ -3,6 +3,8 @@
 Transient (database or broker unavailable, serialization conflicts) are retried for as long as it
 takes, with exponential backoff capped at `max_delay`: the message is not committed meanwhile.
 Anything else is retried a few times, then reported as permanent so it can be dead-lettered.
+A message the broker can never take (too large, an invalid topic) is never transient: waiting
+does not make it smaller (`is_unsendable`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 T = TypeVar("T")
@@ -32,13 +42,39 @@ _TRANSIENT_TYPES = (
 )
 
 
+#: what the broker (or the producer, before sending) answers about the message itself
+_UNSENDABLE = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+    InvalidMessageError,
+)
+
+
 class PermanentFailure(Exception):
     """A handler kept failing for a reason that waiting will not fix."""
 
 
-def is_transient(exc: BaseException) -> bool:
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
     seen: BaseException | None = exc
-    while seen is not None:
+    while seen is not None and len(found) < 20:
+        found.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return found
+
+
+def is_unsendable(exc: BaseException) -> bool:
+    """The broker can never take this message, however long one waits."""
+    return any(isinstance(seen, _UNSENDABLE) for seen in _chain(exc))
+
+
+def is_transient(exc: BaseException) -> bool:
+    if is_unsendable(exc):
+        return False
+    for seen in _chain(exc):
         if isinstance(seen, _TRANSIENT_TYPES):
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
@@ -48,7 +84,6 @@ def is_transient(exc: BaseException) -> bool:
         )
         if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state.startswith("08")):
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
 
 

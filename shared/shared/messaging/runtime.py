@@ -29,13 +29,21 @@ from shared.auth import ActorTokenVerifier, TokenRefused
 from shared.clock import Clock
 from shared.contract import registry
 from shared.contract.base import Actor, Command, Event, Message
-from shared.contract.envelope import CloudEvent, EnvelopeError, decode, describe, new_event
+from shared.contract.envelope import (
+    MAX_REFUSAL_TEXT,
+    CloudEvent,
+    EnvelopeError,
+    decode,
+    describe,
+    new_event,
+    shorten,
+)
 from shared.contract.registry import COMMAND_TOPICS, MessageSpec
 from shared.contract.results import CommandResult, ReasonCode, result_type
 from shared.db import Database
 from shared.messaging import batch, inbox
 from shared.messaging.deadletter import Record, dead_letter
-from shared.messaging.outbox import Outgoing, Send, stage
+from shared.messaging.outbox import MAX_MESSAGE_BYTES, Outgoing, Send, check_size, stage
 from shared.messaging.retry import PermanentFailure, RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
@@ -67,10 +75,16 @@ class HandlerContext:
     source: str
     staged: list[Outgoing] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
+    #: the largest message this service may publish (`MAX_MESSAGE_BYTES`)
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
     def emit(self, message: Event) -> None:
-        """Publish `message` if, and only if, this transaction commits."""
-        self.staged.append(outgoing(message, source=self.source, cause=self.cause))
+        """Publish `message` if, and only if, this transaction commits. A message over the size
+        limit raises `MessageTooLarge` here, inside the handler: its record fails alone (and is
+        dead-lettered), instead of an unpublishable row reaching the outbox."""
+        staged = outgoing(message, source=self.source, cause=self.cause)
+        check_size(staged, self.max_message_bytes)
+        self.staged.append(staged)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the transaction has committed (metrics of what really happened)."""
@@ -97,6 +111,7 @@ class Runtime:
         on_commit: Callable[[], None] = lambda: None,
         max_lanes: int = 4,
         group_size: int = 64,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.service = service
         self.context = context
@@ -112,6 +127,8 @@ class Runtime:
         self.max_lanes = max_lanes
         #: records committed together in one transaction of a lane
         self.group_size = group_size
+        #: a larger consumed record is dead-lettered `too_large`; a larger outgoing one fails
+        self.max_message_bytes = max_message_bytes
         self.stopping = asyncio.Event()
         self._event_handlers: dict[str, EventHandler] = {}
         self._command_handlers: dict[str, CommandHandler] = {}
@@ -139,9 +156,9 @@ class Runtime:
     async def unit_of_work(self) -> AsyncIterator[HandlerContext]:
         """A transaction outside any consumed message (timers, HTTP callbacks), with `emit`."""
         async with self.db.transaction() as session:
-            ctx = HandlerContext(session, None, self.clock, self.service)
+            ctx = self._context(session, None)
             yield ctx
-            await stage(session, ctx.staged)
+            await stage(session, ctx.staged, limit=self.max_message_bytes)
         ctx.run_after_commit()
         if ctx.staged:
             self.on_commit()
@@ -222,8 +239,17 @@ class Runtime:
 
         return note
 
+    def _context(self, session: AsyncSession, cause: CloudEvent | None) -> HandlerContext:
+        limit = self.max_message_bytes
+        return HandlerContext(session, cause, self.clock, self.service, max_message_bytes=limit)
+
     def _prepare(self, record: Record) -> Incoming:
         """Decode and classify a record (no I/O): dead, ignored, an event to apply, a command."""
+        size = len(record.value or b"")
+        if size > self.max_message_bytes:
+            # not parsed at all: a record this size is hostile or broken, and has no answer
+            error = f"{size} bytes, over the suite's limit of {self.max_message_bytes}"
+            return Incoming(record, dead=("too_large", error))
         try:
             event = decode(record.value)
         except EnvelopeError as exc:
@@ -256,7 +282,7 @@ class Runtime:
                 await self._step(item, session, run, alone=alone)
             await inbox.release(session, run.released)
             await inbox.remember_results(session, run.remembered)
-            await stage(session, run.outcome.staged)
+            await stage(session, run.outcome.staged, limit=self.max_message_bytes)
         return run.outcome
 
     async def _step(
@@ -283,7 +309,7 @@ class Runtime:
             if item.spec.kind == "command":
                 outcome.answer(*self._answer(self._replay(event, seen), event))
             return
-        ctx = HandlerContext(session, event, self.clock, self.service)
+        ctx = self._context(session, event)
         try:
             result = await self._handle(item, ctx)
         except Exception:
@@ -408,8 +434,8 @@ class Runtime:
             command_id=event.id,
             command_type=event.type,
             status="rejected",
-            reason_code=str(reason),
-            message=message,
+            reason_code=str(reason)[:64],
+            message=shorten(message, MAX_REFUSAL_TEXT),
         )
 
     def _answer(self, result: CommandResult, cause: CloudEvent) -> tuple[CommandResult, Outgoing]:
@@ -418,7 +444,13 @@ class Runtime:
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await dead_letter(
-            self.send, record, reason, error, service=self.service, prefix=self.topic_prefix
+            self.send,
+            record,
+            reason,
+            error,
+            service=self.service,
+            prefix=self.topic_prefix,
+            max_value=self.max_message_bytes,
         )
         metrics.DEAD_LETTERED.labels(self.service, record.topic, reason).inc()
         log.warning("dead-lettered %s@%s (%s): %s", record.topic, record.offset, reason, error)

@@ -26,7 +26,11 @@ outbox = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    # set, with the broker's reason, when the broker can never take the row (see `outbox`)
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("failure", sa.Text, nullable=True),
     sa.Index("ix_outbox_unpublished", "id", postgresql_where=sa.text("published_at IS NULL")),
+    sa.Index("ix_outbox_quarantined", "id", postgresql_where=sa.text("quarantined_at IS NOT NULL")),
 )
 
 inbox = sa.Table(
@@ -48,6 +52,20 @@ def create_messaging_tables(op: Any) -> None:
     """For a service's first migration: `create_messaging_tables(op)`."""
     bind = op.get_bind()
     metadata.create_all(bind, tables=[outbox, inbox])
+
+
+def add_outbox_quarantine(op: Any) -> None:
+    """For a service's migration after its first: the quarantine columns and index. Written to
+    be a no-op on a database whose first migration already created them (it creates the tables
+    as they are now)."""
+    op.execute(
+        "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS quarantined_at TIMESTAMP WITH TIME ZONE, "
+        "ADD COLUMN IF NOT EXISTS failure TEXT"
+    )
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_outbox_quarantined ON outbox (id) "
+        "WHERE quarantined_at IS NOT NULL"
+    )
 
 
 def drop_messaging_tables(op: Any) -> None:

@@ -41,6 +41,8 @@ effects = sa.Table(
 POISON_AMOUNT = 666
 #: a contact whose user id starts with this makes the probe's handler raise
 POISON_PREFIX = "poison"
+#: an OpenContract with this agreed amount makes the probe emit an event of about a megabyte
+HUGE_AMOUNT = 777
 #: printed on stdout (then flushed) when the handler starts blocking on `hang_on`
 HANGING = "probe: hanging on"
 
@@ -113,6 +115,7 @@ def probe_service(
                 contractor_id=command.contractor_id,
                 currency=command.currency,
                 agreed_amount=command.agreed_amount,
+                title="x" * 1_000_000 if command.agreed_amount == HUGE_AMOUNT else "",
             )
         )
         if command.agreed_amount == POISON_AMOUNT:
