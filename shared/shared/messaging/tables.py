@@ -68,6 +68,12 @@ def add_outbox_quarantine(op: Any) -> None:
     )
 
 
+def drop_outbox_quarantine(op: Any) -> None:
+    op.drop_index("ix_outbox_quarantined", table_name="outbox")
+    op.drop_column("outbox", "failure")
+    op.drop_column("outbox", "quarantined_at")
+
+
 def drop_messaging_tables(op: Any) -> None:
     bind = op.get_bind()
     metadata.drop_all(bind, tables=[inbox, outbox])

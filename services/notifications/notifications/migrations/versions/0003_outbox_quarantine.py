@@ -5,7 +5,7 @@ Revises: 0002
 """
 
 from alembic import op
-from shared.messaging.tables import add_outbox_quarantine
+from shared.messaging.tables import add_outbox_quarantine, drop_outbox_quarantine
 
 revision = "0003"
 down_revision = "0002"
@@ -16,6 +16,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_outbox_quarantined", table_name="outbox")
-    op.drop_column("outbox", "failure")
-    op.drop_column("outbox", "quarantined_at")
+    drop_outbox_quarantine(op)
