@@ -266,6 +266,7 @@ def build_service(
             audience=settings.actor_token_audience,
             issuer=settings.actor_token_issuer,
             leeway_s=settings.actor_token_leeway_s,
+            max_lifetime_s=settings.actor_token_max_lifetime_s,
         ),
         refusals=refusals,
         retry=RetryPolicy(

@@ -1,7 +1,8 @@
 """Per-service settings (pydantic-settings), read from the environment.
 
 Development defaults point at the embedded stack of `make run`; production refuses unsafe values
-(no actor-token key, plaintext Kafka, the development key pair).
+(no actor-token key, audience or issuer, a leeway over a minute, plaintext Kafka, the development
+key pair).
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_KEY_MARKER = "escrow-suite development key"
+#: the longest an actor token may live (`exp - iat`) unless ACTOR_TOKEN_MAX_LIFETIME_S says less
+DEFAULT_TOKEN_LIFETIME_S = 900
+#: the most clock skew production tolerates on a token's times (ACTOR_TOKEN_LEEWAY_S)
+MAX_PRODUCTION_LEEWAY_S = 60
 
 
 class ServiceSettings(BaseSettings):
@@ -61,9 +66,14 @@ class ServiceSettings(BaseSettings):
 
     actor_token_public_key: SecretStr | None = None
     actor_token_public_key_file: Path | None = None
+    #: the `aud` a token must carry, exactly (required in production)
     actor_token_audience: str | None = None
+    #: the `iss` a token must carry, exactly (required in production)
     actor_token_issuer: str | None = None
-    actor_token_leeway_s: int = 30
+    #: clock skew allowed on `exp`, `iat` and `nbf` (at most 60 s in production)
+    actor_token_leeway_s: int = Field(default=30, ge=0)
+    #: a token living longer (`exp - iat`) is refused
+    actor_token_max_lifetime_s: int = Field(default=DEFAULT_TOKEN_LIFETIME_S, ge=1, le=86_400)
 
     #: the relay wakes on every commit (in-process, and LISTEN/NOTIFY across replicas); this is
     #: only the longest it sleeps, and how often a replica that does not lead tries to take over
@@ -89,6 +99,11 @@ class ServiceSettings(BaseSettings):
             keys.append(self.actor_token_public_key_file.read_text())
         return keys
 
+    @field_validator("actor_token_audience", "actor_token_issuer", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:
         if self.environment != "production":
@@ -98,6 +113,12 @@ class ServiceSettings(BaseSettings):
             problems.append("ACTOR_TOKEN_PUBLIC_KEY(_FILE) is required")
         elif any(DEV_KEY_MARKER in key for key in self.actor_token_keys()):
             problems.append("the development actor-token key must not be used")
+        if not self.actor_token_audience:
+            problems.append("ACTOR_TOKEN_AUDIENCE is required (the `aud` tokens for us carry)")
+        if not self.actor_token_issuer:
+            problems.append("ACTOR_TOKEN_ISSUER is required (the identity service's `iss`)")
+        if self.actor_token_leeway_s > MAX_PRODUCTION_LEEWAY_S:
+            problems.append(f"ACTOR_TOKEN_LEEWAY_S must be at most {MAX_PRODUCTION_LEEWAY_S}")
         if self.kafka_security_protocol == "PLAINTEXT":
             problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
         if "127.0.0.1" in self.database_url or "localhost" in self.database_url:

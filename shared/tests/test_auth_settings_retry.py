@@ -11,7 +11,9 @@ from aiokafka.errors import KafkaConnectionError
 from shared.auth import ActorTokenVerifier, TokenRefused, ensure_dev_keypair, sign_actor_token
 from shared.contract.base import Actor, Role
 from shared.messaging.retry import PermanentFailure, RetryPolicy, is_transient, retrying
+from shared.service import build_service
 from shared.settings import ServiceSettings
+from shared.testing.harness import settings_for_test
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 ALICE = Actor(user_id="alice", role=Role.EMPLOYER)
@@ -72,18 +74,78 @@ def test_production_refuses_unsafe_settings(dev_keys, tmp_path):
     text = str(refused.value)
     assert (
         "ACTOR_TOKEN_PUBLIC_KEY" in text
+        and "ACTOR_TOKEN_AUDIENCE" in text
+        and "ACTOR_TOKEN_ISSUER" in text
         and "KAFKA_SECURITY_PROTOCOL" in text
         and "DATABASE_URL" in text
     )
     with pytest.raises(ValueError, match="development actor-token key"):
         ServiceSettings(environment="production", actor_token_public_key=dev_keys[1])
-    fine = ServiceSettings(
-        environment="production",
-        actor_token_public_key="-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-        kafka_security_protocol="SASL_SSL",
-        database_url="postgresql+asyncpg://escrow@db.internal:5432/escrow",
-    )
+    fine = ServiceSettings(**SAFE_PRODUCTION)
     assert fine.group_id == "service"
+
+
+SAFE_PRODUCTION: dict[str, object] = {
+    "environment": "production",
+    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
+    "actor_token_audience": "escrow-suite",
+    "actor_token_issuer": "https://id.marketplace.example",
+    "kafka_security_protocol": "SASL_SSL",
+    "database_url": "postgresql+asyncpg://escrow@db.internal:5432/escrow",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"actor_token_audience": None}, "ACTOR_TOKEN_AUDIENCE is required"),
+        ({"actor_token_audience": "  "}, "ACTOR_TOKEN_AUDIENCE is required"),
+        ({"actor_token_issuer": None}, "ACTOR_TOKEN_ISSUER is required"),
+        ({"actor_token_issuer": ""}, "ACTOR_TOKEN_ISSUER is required"),
+        ({"actor_token_leeway_s": 61}, "ACTOR_TOKEN_LEEWAY_S must be at most 60"),
+    ],
+)
+def test_production_requires_audience_and_issuer_and_a_short_leeway(change, named):
+    with pytest.raises(ValueError, match=named):
+        ServiceSettings(**{**SAFE_PRODUCTION, **change})
+    assert ServiceSettings(**{**SAFE_PRODUCTION, "actor_token_leeway_s": 60})
+
+
+def test_token_bounds_come_from_the_environment_and_are_bounded(monkeypatch):
+    assert ServiceSettings().actor_token_max_lifetime_s == 900
+    monkeypatch.setenv("ACTOR_TOKEN_MAX_LIFETIME_S", "300")
+    monkeypatch.setenv("ACTOR_TOKEN_AUDIENCE", "")
+    settings = ServiceSettings()
+    assert (settings.actor_token_max_lifetime_s, settings.actor_token_audience) == (300, None)
+    for too_long in ("0", str(10 * 365 * 24 * 3600)):
+        monkeypatch.setenv("ACTOR_TOKEN_MAX_LIFETIME_S", too_long)
+        with pytest.raises(ValueError, match="actor_token_max_lifetime_s"):
+            ServiceSettings()
+    monkeypatch.setenv("ACTOR_TOKEN_MAX_LIFETIME_S", "300")
+    monkeypatch.setenv("ACTOR_TOKEN_LEEWAY_S", "-1")
+    with pytest.raises(ValueError, match="actor_token_leeway_s"):
+        ServiceSettings()
+
+
+def test_the_service_verifies_with_its_settings_bounds():
+    service = build_service(
+        settings_for_test(
+            ServiceSettings,
+            actor_token_audience="escrow-suite",
+            actor_token_issuer="https://id.marketplace.example",
+            actor_token_leeway_s=5,
+            actor_token_max_lifetime_s=120,
+        ),
+        package="shared",
+        context="probe",
+    )
+    verifier = service.runtime.verifier
+    assert (verifier.audience, verifier.issuer, verifier.leeway_s, verifier.max_lifetime_s) == (
+        "escrow-suite",
+        "https://id.marketplace.example",
+        5,
+        120,
+    )
 
 
 def test_settings_come_from_the_environment(monkeypatch):

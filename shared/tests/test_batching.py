@@ -611,6 +611,42 @@ async def test_duplicates_inside_one_batch_take_effect_once(
     assert absorbed - duplicates_before == 3  # the command's copy and the event's two
 
 
+@pytest.mark.parametrize("copy_key", ["twice", "elsewhere"], ids=["same-lane", "any-lane"])
+async def test_token_less_copies_in_a_batch_leave_the_genuine_command_to_be_applied(
+    make_probe, publish, infra, topic_prefix, client, copy_key
+):
+    """Copies of a command without its token, before it in one batch, are refused (each one:
+    a refusal is not remembered) and the genuine command under the same id is applied once."""
+    genuine = client.envelope(open_contract("twice"))
+    forged = genuine.model_copy(update={"actortoken": None})
+    for _ in range(2):
+        await publish(open_contract("twice"), key=copy_key, event=forged)
+    await publish(open_contract("twice"), event=genuine)
+    after = await publish(open_contract("after"), key="twice")
+    await publish.delivered()
+    batches_before = batches()
+
+    calls: list[str] = []
+    service = make_probe(calls=calls)
+    async with running(service), positions(infra, service.settings.group_id, topic_prefix) as at:
+        await eventually(lambda: settled(service.db, at, publish), PATIENCE)
+        results = await results_by_command(service.db)
+        done = await applied(service.db)
+        claims = await _claims(service.db)
+        assert in_batches_since(batches_before)
+
+    answers = [(r["status"], r.get("reason_code")) for r in results[genuine.id]]
+    if copy_key == "twice":  # one key, so in order: both copies refused, then the genuine one
+        assert answers == [("rejected", "invalid_token")] * 2 + [("accepted", None)]
+    else:  # another lane may take the id first: a copy then replays the genuine answer
+        assert ("accepted", None) in answers and len(answers) == 3
+        assert set(answers) <= {("rejected", "invalid_token"), ("accepted", None)}
+    assert calls.count("twice") == 1
+    assert Counter(done) == {("contract", "twice"): 1, ("contract", "after"): 1}
+    assert claims[genuine.id] is True  # the genuine result is what the id remembers
+    assert results[after.event.id][0]["status"] == "accepted"
+
+
 # --- 7. a binary header ----------------------------------------------------------------------
 
 

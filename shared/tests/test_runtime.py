@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from shared.auth import sign_actor_token
 from shared.client import SuiteClient
@@ -17,6 +18,7 @@ from shared.contract.escrow import OpenContract
 from shared.contract.registry import dlq, on_wire
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.devstack.processes import free_port
+from shared.messaging.tables import inbox
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -182,6 +184,65 @@ async def test_bad_actor_tokens_are_rejected_invalid_token(probe, client, actor_
     result = await client.execute(open_contract(f"c-{case}"), token=tokens[case])
     assert (result.status, result.reason_code) == ("rejected", "invalid_token")
     assert await count_effects(probe.db, "contract") == 0
+
+
+@pytest.mark.parametrize("sent", ["apart", "together"])
+async def test_a_copy_without_a_valid_token_does_not_burn_the_genuine_command_s_id(
+    probe, client, sent
+):
+    """Someone who learns a command id first sends a token-less copy of it: that copy is refused
+    `invalid_token`, and the genuine command under the same id is still accepted, once."""
+    command_id = str(uuid.uuid4())
+    command = open_contract("c-squatted")
+    forged = client.envelope(command, command_id=command_id, token="")
+    await client.publish(command.TOPIC, forged.encode(), key=command.kafka_key())
+    if sent == "apart":  # the refusal committed first; "together": likely in one batch
+        refused = await client.watcher.result_of(command_id)
+        assert (refused.status, refused.reason_code) == ("rejected", "invalid_token")
+        assert command_id not in await _inbox_ids(probe)  # neither claimed nor remembered
+    await client.send(command, command_id=command_id)
+    await eventually(lambda: _results_for(client, command_id, 2))
+    await client.send(command, command_id=command_id)  # a redelivery of the genuine one
+    await eventually(lambda: _results_for(client, command_id, 3))
+
+    answers = [(r["status"], r.get("reason_code")) for r in _results(client, command_id)]
+    assert answers == [("rejected", "invalid_token"), ("accepted", None), ("accepted", None)]
+    assert await count_effects(probe.db, "contract", "c-squatted") == 1
+    assert len(client.watcher.events("contract-opened")) == 1
+
+
+async def test_a_command_refused_for_an_expired_token_can_be_sent_again_under_its_id(
+    probe, client, actor_keys
+):
+    command_id = str(uuid.uuid4())
+    command = open_contract("c-late")
+    stale = sign_actor_token(
+        actor_keys.private_pem, EMPLOYER, now=datetime.now(UTC) - timedelta(hours=1)
+    )
+    refused = await client.execute(command, command_id=command_id, token=stale)
+    assert (refused.status, refused.reason_code) == ("rejected", "invalid_token")
+    again = await client.execute(command, command_id=command_id, token=stale)
+    await eventually(lambda: _results_for(client, command_id, 2))  # verified again, not replayed
+    await client.send(command, command_id=command_id)  # with a fresh token
+    await eventually(lambda: _results_for(client, command_id, 3))
+
+    answers = [(r["status"], r.get("reason_code")) for r in _results(client, command_id)]
+    assert answers == [("rejected", "invalid_token")] * 2 + [("accepted", None)]
+    assert "expired" in (again.message or "")
+    assert await count_effects(probe.db, "contract", "c-late") == 1
+
+
+def _results(client: SuiteClient, command_id: str) -> list[dict]:
+    return [
+        e.data
+        for e in client.watcher.events("command-results")
+        if e.data["command_id"] == command_id
+    ]
+
+
+async def _inbox_ids(service) -> set[str]:
+    async with service.db.transaction() as session:
+        return set(await session.scalars(sa.select(inbox.c.message_id)))
 
 
 async def test_rs256_tokens_are_accepted_too(probe, client, rsa_keys):

@@ -24,8 +24,11 @@ from shared.contract.registry import COMMAND_RESULTS
 
 SOURCE = "bench"
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
-#: long enough for any run: one token per actor, signed once and reused
-TOKEN_TTL = timedelta(hours=3)
+#: one token per actor, reused: it lives within the services' ACTOR_TOKEN_MAX_LIFETIME_S (15 min
+#: by default) and is replaced once half of it has passed, so a run of any length keeps going and
+#: a command that waits in a backlog still has minutes of validity when a service verifies it
+TOKEN_TTL = timedelta(minutes=10)
+TOKEN_REFRESH_S = TOKEN_TTL.total_seconds() / 2
 #: no linger: the producer batches by itself whatever accumulates while a request is in flight
 LINGER_MS = 0
 MAX_BATCH_BYTES = 256 * 1024
@@ -100,7 +103,8 @@ class Driver:
         )
         self._answers: dict[str, asyncio.Future[Answer]] = {}
         self._events: dict[tuple[str, str], asyncio.Future[Seen]] = {}
-        self._tokens: dict[tuple[str, str], str] = {}
+        #: each actor's token, and when it was signed (`monotonic`)
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         #: commands given up on: their answers are still owed (every command gets exactly one)
         self._late: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -133,10 +137,14 @@ class Driver:
     # --- sending ---------------------------------------------------------------------------
 
     def token(self, actor: Actor) -> str:
+        """The actor's token, signed again once it is `TOKEN_REFRESH_S` old."""
         key = (actor.user_id, actor.role.value)
-        if key not in self._tokens:
-            self._tokens[key] = sign_actor_token(self.private_key_pem, actor, ttl=TOKEN_TTL)
-        return self._tokens[key]
+        now = time.monotonic()
+        signed = self._tokens.get(key)
+        if signed is None or now - signed[1] >= TOKEN_REFRESH_S:
+            signed = (sign_actor_token(self.private_key_pem, actor, ttl=TOKEN_TTL), now)
+            self._tokens[key] = signed
+        return signed[0]
 
     async def send(self, command: Command) -> Sent:
         """Send without waiting for the broker's ack; the answer is a future (a failed send

@@ -33,7 +33,12 @@ async def send_raw(
         raise typer.BadParameter(f"{type_} is not a command of the suite")
     token = None
     if config.private_key_pem and isinstance(data.get("actor"), dict):
-        token = sign_actor_token(config.private_key_pem, Actor.model_validate(data["actor"]))
+        token = sign_actor_token(
+            config.private_key_pem,
+            Actor.model_validate(data["actor"]),
+            audience=config.token_audience,
+            issuer=config.token_issuer,
+        )
     event_id = command_id or str(uuid.uuid4())
     event = CloudEvent(
         id=event_id,

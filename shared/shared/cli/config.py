@@ -17,6 +17,9 @@ class CliConfig:
     topic_prefix: str
     private_key_pem: str | None
     services: dict[str, str]
+    #: the `aud` and `iss` the services require of tokens, when they are set
+    token_audience: str | None = None
+    token_issuer: str | None = None
 
     @classmethod
     def load(cls) -> CliConfig:
@@ -44,4 +47,12 @@ class CliConfig:
                 }.items()
                 if os.environ.get(f"{name.upper()}_URL", described_url)
             },
+            token_audience=os.environ.get(
+                "ACTOR_TOKEN_AUDIENCE", described.get("actor_token_audience") or ""
+            )
+            or None,
+            token_issuer=os.environ.get(
+                "ACTOR_TOKEN_ISSUER", described.get("actor_token_issuer") or ""
+            )
+            or None,
         )

@@ -284,10 +284,14 @@ class SuiteStack:
         }
 
     def _write_description(self, private_key: Path, public_key: Path) -> None:
+        given = {**os.environ, **self.config.service_env}
         description = {
             **self.describe(),
             "actor_token_private_key_file": str(private_key.resolve()),
             "actor_token_public_key_file": str(public_key.resolve()),
+            # what the services check when set, so that `escrowctl` signs tokens they accept
+            "actor_token_audience": given.get("ACTOR_TOKEN_AUDIENCE") or None,
+            "actor_token_issuer": given.get("ACTOR_TOKEN_ISSUER") or None,
         }
         (self.config.var_dir / "suite.json").write_text(json.dumps(description, indent=2) + "\n")
         for name in SERVICES:

@@ -300,6 +300,9 @@ class Runtime:
         if item.ignored or item.event is None or item.spec is None:
             return
         event = item.event
+        if event.id in run.released:  # its claim is given up in this transaction: after it
+            run.defer(item)
+            return
         if event.id not in run.fresh or event.id in run.decided:
             seen = run.decided.get(event.id) or run.stored.get(event.id)
             if seen is None:  # its first copy in this group was deferred
@@ -320,6 +323,12 @@ class Runtime:
             return
         outcome.staged.extend(ctx.staged)
         outcome.committed.extend(ctx.committed)
+        if result is not None and result.reason_code == ReasonCode.INVALID_TOKEN:
+            # answered but not remembered, its claim released: a copy without a valid token
+            # must not burn the id of the genuine command, and a redelivery is verified again
+            run.released.append(event.id)
+            outcome.answer(*self._answer(result, event))
+            return
         stored = result.model_dump(mode="json") if result else None
         run.decided[event.id] = inbox.Seen(inbox.fingerprint(event), stored)
         if result is not None and stored is not None:
@@ -512,7 +521,7 @@ class GroupRun:
     decided: dict[str, inbox.Seen] = field(default_factory=dict)
     #: keys with a deferred record: their later records wait for it
     blocked: set[object] = field(default_factory=set)
-    #: claims to forget: their records were rolled back and deferred
+    #: claims to forget: their records were rolled back and deferred, or refused `invalid_token`
     released: list[str] = field(default_factory=list)
     remembered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
