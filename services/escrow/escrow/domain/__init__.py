@@ -22,6 +22,7 @@ from .errors import (
     InvalidState,
     NotAwaitingPayment,
     NotFound,
+    PayerMismatch,
     UnsupportedCurrency,
 )
 from .escrow import Escrow, EscrowTerms
@@ -91,6 +92,7 @@ __all__ = [
     "InvalidState",
     "NotAwaitingPayment",
     "NotFound",
+    "PayerMismatch",
     "ReleaseReminderDue",
     "Role",
     "Timer",

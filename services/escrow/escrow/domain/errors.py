@@ -80,6 +80,16 @@ class FundingRefused(EscrowRefusal):
     reason_code = "funding_refused"
 
 
+class PayerMismatch(FundingRefused):
+    """The payment is not from the escrow's employer (DESIGN §8: only he may fund it).
+
+    Held, a stranger's money would later be released to the contractor or refunded in the
+    employer's name, while the payments service refunds the payer: the books would not match.
+    """
+
+    reason_code = "payer_mismatch"
+
+
 class NotAwaitingPayment(FundingRefused):
     """The escrow is requested, cancelled or declined: nobody asked for this money."""
 

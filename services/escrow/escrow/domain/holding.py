@@ -1,4 +1,5 @@
-"""How money enters an escrow (the employer's payment) and how the parties let it out.
+"""How money enters an escrow (its employer's payment, nobody else's) and how the parties let
+it out.
 
 Only two commands move held money out: the employer's release (to the contractor, less the fee)
 and the contractor's refund (back to the employer, no fee). The employer can never take funded
@@ -16,6 +17,7 @@ from .errors import (
     ExceedsHeld,
     FundingCurrencyMismatch,
     NotAwaitingPayment,
+    PayerMismatch,
 )
 from .events import EscrowFunded, EscrowRefunded, EscrowReleased
 from .ledger import TransactionKind
@@ -26,8 +28,10 @@ from .timers import check_aware
 
 
 class EscrowHolding(EscrowRecord):
-    def receive_payment(self, payment_id: str, amount: int, currency: str, now: datetime) -> bool:
-        """Fund the escrow with the employer's payment; False if this payment already did.
+    def receive_payment(
+        self, payment_id: str, payer_id: str, amount: int, currency: str, now: datetime
+    ) -> bool:
+        """Fund the escrow with its employer's payment; False if this payment already did.
 
         A redelivered PaymentReceived must not be refused: the payments service would refund a
         payment that is in fact held here, paying the employer twice.
@@ -35,7 +39,7 @@ class EscrowHolding(EscrowRecord):
         check_aware(now)
         if payment_id == self.payment_id:
             return False
-        self._check_fundable_by(amount, currency)
+        self._check_fundable_by(payer_id, amount, currency)
         self._post(
             TransactionKind.FUNDING,
             ledger.funding(self.escrow_id, payment_id, self.currency, self.amount),
@@ -48,7 +52,13 @@ class EscrowHolding(EscrowRecord):
         )
         return True
 
-    def _check_fundable_by(self, amount: object, currency: str) -> None:
+    def _check_fundable_by(self, payer_id: str, amount: object, currency: str) -> None:
+        # Who pays comes first, as the actor does for every command: a stranger's payment is
+        # refused as his, whatever the state of the escrow.
+        if payer_id != self.employer_id:
+            raise PayerMismatch(
+                f"escrow {self.escrow_id} is funded only by its employer, not by {payer_id!r}"
+            )
         if self.payment_id is not None:
             raise AlreadyFunded(f"escrow {self.escrow_id} is already funded by {self.payment_id}")
         if self.state != EscrowState.AWAITING_PAYMENT:

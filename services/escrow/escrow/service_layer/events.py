@@ -28,7 +28,10 @@ async def payment_received(event: PaymentReceived, unit: EscrowUnit) -> None:
     try:
         if escrow is None:
             raise domain.NotFound(f"escrow {event.escrow_id} does not exist")
-        if escrow.receive_payment(event.payment_id, event.amount, event.currency, unit.now):
+        funded = escrow.receive_payment(
+            event.payment_id, event.payer_id, event.amount, event.currency, unit.now
+        )
+        if funded:
             await unit.save(escrow)
     except domain.EscrowRefusal as refusal:
         reason = refusal.reason_code

@@ -65,12 +65,16 @@ class Market:
         )
 
     def payment(
-        self, escrow_id: str, amount: int, payment_id: str | None = None
+        self,
+        escrow_id: str,
+        amount: int,
+        payment_id: str | None = None,
+        payer_id: str = "emp-1",
     ) -> PaymentReceived:
         return PaymentReceived(
             payment_id=payment_id or f"pay-{escrow_id}",
             purpose=PaymentPurpose.ESCROW,
-            payer_id="emp-1",
+            payer_id=payer_id,
             amount=amount,
             currency="IRR",
             escrow_id=escrow_id,

@@ -246,6 +246,32 @@ async def test_payments_that_cannot_fund_are_rejected_for_refund(market):
     assert market.latest("e-cancel").held == 0
 
 
+async def test_only_the_employer_funds_an_escrow_the_others_payments_are_rejected(market):
+    rejected_before = sample("escrow_suite_funding_rejected_total", reason="payer_mismatch")
+    await market.contract()
+    assert (await market.escrow("e-payer", 40_000)).accepted
+    await market.publish(market.payment("e-payer", 40_000, "pay-emp-2", payer_id="emp-2"))
+    await market.publish(market.payment("e-payer", 40_000, "pay-con-1", payer_id="con-1"))
+
+    rejected = await market.wait_events("funding-rejected", "e-payer", count=2)
+    assert sorted((r["payment_id"], r["reason_code"], r["amount"]) for r in rejected) == [
+        ("pay-con-1", "payer_mismatch", 40_000),
+        ("pay-emp-2", "payer_mismatch", 40_000),
+    ]
+    assert market.events("escrow-funded", "e-payer") == []
+    waiting = market.latest("e-payer")
+    assert (waiting.state, waiting.held, waiting.payment_id) == ("awaiting_payment", 0, None)
+
+    await market.publish(market.payment("e-payer", 40_000))
+    funded = await market.state("e-payer", "funded")
+    assert (funded.held, funded.payment_id) == (40_000, "pay-e-payer")
+    assert len(market.events("funding-rejected", "e-payer")) == 2
+    ledger = (await market.read("/escrows/e-payer")).json()["ledger"]
+    assert {e["account"] for e in ledger} == {"escrow:e-payer", "psp:pay-e-payer"}
+    after = sample("escrow_suite_funding_rejected_total", reason="payer_mismatch")
+    assert after - rejected_before == 2
+
+
 async def test_dispute_freezes_verdict_settles_with_fee_on_the_contractor_share(market):
     await market.contract()
     await market.funded("e-d", 100_000, delivered=True)

@@ -94,7 +94,9 @@ class World:
 
     def funded(self, amount: int = AMOUNT) -> Escrow:
         escrow = self.create(amount)
-        assert escrow.receive_payment(f"pay-{escrow.escrow_id}", amount, "IRR", self.t1)
+        assert escrow.receive_payment(
+            f"pay-{escrow.escrow_id}", self.employer.user_id, amount, "IRR", self.t1
+        )
         return escrow
 
     def escrow_in(self, state: str) -> Escrow:

@@ -113,7 +113,7 @@ def test_cancelled_and_declined_escrows_free_their_share() -> None:
 def test_escrows_that_held_money_keep_counting() -> None:
     world = Escrows()
     escrow = world.create(PRICE)
-    escrow.receive_payment("p-1", PRICE, "IRR", NOW)
+    escrow.receive_payment("p-1", EMPLOYER.user_id, PRICE, "IRR", NOW)
     escrow.refund(CONTRACTOR, NOW)
     world.refused("exceeds_agreed_amount", lambda: world.create(1))
 

@@ -22,19 +22,20 @@ from escrow.domain import (
 NOW = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 FEES = {"IRR": FeePolicy(fee_bps=1000, min_fee=500)}
 EMPLOYER, CONTRACTOR = Actor("emp-1", "employer"), Actor("con-1", "contractor")
+PAYER = EMPLOYER.user_id  # who paid, as payment-received names him
 RefusalCheck = Callable[[Escrow, str, Callable[[], object]], EscrowRefusal]
 
 
 def funded(escrow_of: Callable[[int], Escrow], amount: int) -> Escrow:
     escrow = escrow_of(amount)
-    escrow.receive_payment("pay-1", amount, "IRR", NOW)
+    escrow.receive_payment("pay-1", PAYER, amount, "IRR", NOW)
     return escrow
 
 
 def test_payment_funds_the_escrow_through_the_ledger(escrow_in: Callable[[str], Escrow]) -> None:
     escrow = escrow_in("awaiting_payment")
 
-    assert escrow.receive_payment("pay-9", 100_000, "IRR", NOW) is True
+    assert escrow.receive_payment("pay-9", PAYER, 100_000, "IRR", NOW) is True
 
     assert (escrow.state, escrow.held, escrow.funded_amount, escrow.payment_id) == (
         EscrowState.FUNDED,
@@ -69,13 +70,13 @@ def test_a_wrong_payment_is_refused_so_it_can_be_refunded(
     reason: str,
 ) -> None:
     escrow = escrow_in("awaiting_payment")
-    refused(escrow, reason, lambda: escrow.receive_payment("pay-9", amount, currency, NOW))
+    refused(escrow, reason, lambda: escrow.receive_payment("pay-9", PAYER, amount, currency, NOW))
 
 
 def test_true_is_not_one_rial(escrow_of: Callable[[int], Escrow], refused: RefusalCheck) -> None:
     escrow = escrow_of(1)
-    refused(escrow, "amount_mismatch", lambda: escrow.receive_payment("p", True, "IRR", NOW))
-    assert escrow.receive_payment("p", 1, "IRR", NOW)
+    refused(escrow, "amount_mismatch", lambda: escrow.receive_payment("p", PAYER, True, "IRR", NOW))
+    assert escrow.receive_payment("p", PAYER, 1, "IRR", NOW)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +94,43 @@ def test_a_payment_for_an_escrow_that_does_not_await_one_is_refused(
     escrow_in: Callable[[str], Escrow], refused: RefusalCheck, state: str, reason: str
 ) -> None:
     escrow = escrow_in(state)
-    refusal = refused(escrow, reason, lambda: escrow.receive_payment("pay-2", 100_000, "IRR", NOW))
+    refusal = refused(
+        escrow, reason, lambda: escrow.receive_payment("pay-2", PAYER, 100_000, "IRR", NOW)
+    )
     assert refusal.reason_code in {"not_awaiting_payment", "already_funded"}
+
+
+@pytest.mark.parametrize(
+    "payer",
+    ["emp-2", "con-1", "", "EMP-1", "emp-1 "],
+    ids=["another-employer", "the-contractor", "nobody", "case", "padded"],
+)
+def test_only_the_escrows_employer_can_fund_it(
+    escrow_in: Callable[[str], Escrow], refused: RefusalCheck, payer: str
+) -> None:
+    # Held, another's money would be released or refunded as the employer's, while the payments
+    # service refunds the payer: refused, it goes back to the payer and the escrow still waits.
+    escrow = escrow_in("awaiting_payment")
+    refused(
+        escrow,
+        "payer_mismatch",
+        lambda: escrow.receive_payment("pay-x", payer, 100_000, "IRR", NOW),
+    )
+
+    assert escrow.receive_payment("pay-9", PAYER, 100_000, "IRR", NOW) is True
+    assert (escrow.state, escrow.payment_id) == (EscrowState.FUNDED, "pay-9")
+
+
+@pytest.mark.parametrize("state", ["requested", "funded", "cancelled", "released"])
+def test_a_strangers_payment_is_refused_as_his_whatever_the_state(
+    escrow_in: Callable[[str], Escrow], refused: RefusalCheck, state: str
+) -> None:
+    escrow = escrow_in(state)
+    refused(
+        escrow,
+        "payer_mismatch",
+        lambda: escrow.receive_payment("pay-x", "emp-2", 100_000, "IRR", NOW),
+    )
 
 
 def test_a_redelivered_payment_changes_nothing_and_is_not_refused(
@@ -105,7 +141,7 @@ def test_a_redelivered_payment_changes_nothing_and_is_not_refused(
     assert escrow.payment_id is not None
     before, events = escrow.snapshot(), len(escrow.events)
 
-    assert escrow.receive_payment(escrow.payment_id, 100_000, "IRR", NOW) is False
+    assert escrow.receive_payment(escrow.payment_id, PAYER, 100_000, "IRR", NOW) is False
 
     assert (escrow.snapshot(), len(escrow.events)) == (before, events)
     assert escrow.held == 100_000

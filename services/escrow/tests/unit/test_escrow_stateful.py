@@ -5,7 +5,8 @@ Checked after each step: every transaction balances per currency; held equals fu
 released, refunded and settled, and is never negative; a terminal escrow holds nothing; only a
 verdict moves money out of a disputed escrow; a change adds exactly one to the version and
 records one event, a refusal changes nothing; all money across all accounts sums to zero. Each
-rule also checks what only it knows: who may do it, which payment may fund, when a timer is due.
+rule also checks what only it knows: who may do it, which payment (and whose) may fund, when a
+timer is due.
 """
 
 from collections import defaultdict
@@ -157,7 +158,9 @@ class EscrowMachine(RuleBasedStateMachine):
             existing=self.escrows,
         )
         self.escrows.append(e)
-        assert self.attempt(e, "fund", lambda: e.receive_payment("p-0", amount, "IRR", T0))[0]
+        assert self.attempt(
+            e, "fund", lambda: e.receive_payment("p-0", EMPLOYER.user_id, amount, "IRR", T0)
+        )[0]
         if deliver:
             assert self.attempt(e, "deliver", lambda: e.deliver(CONTRACTOR, T0))[0]
 
@@ -223,21 +226,31 @@ class EscrowMachine(RuleBasedStateMachine):
         off_by=st.sampled_from([0, 0, 0, 1, -1]),
         currency=st.sampled_from(["IRR", "IRR", "IRR", "USD"]),
         again=st.booleans(),
+        who=ACTORS,
     )
-    def fund(self, i: int, off_by: int, currency: str, again: bool) -> None:
+    def fund(self, i: int, off_by: int, currency: str, again: bool, who: Actor | None) -> None:
         e = self.pick(i, S.AWAITING_PAYMENT)
         self.payments += 1
         redelivered = e.payment_id if again else None
         payment_id = redelivered or f"p-{self.payments}"
+        # A redelivery names the payer of the payment it repeats.
+        payer = EMPLOYER.user_id if redelivered else (who or EMPLOYER).user_id
         amount, state = e.amount + off_by, e.state
         changed, refusal = self.attempt(
-            e, "fund", lambda: e.receive_payment(payment_id, amount, currency, self.now)
+            e, "fund", lambda: e.receive_payment(payment_id, payer, amount, currency, self.now)
         )
         if redelivered:
             # Refusing it would make the payments service refund money that is held here.
             assert (changed, refusal) == (False, None)
+        elif payer != EMPLOYER.user_id:
+            assert refusal is not None and refusal.reason_code == "payer_mismatch"
         if changed:
-            assert (state, amount, currency) == (S.AWAITING_PAYMENT, e.amount, "IRR")
+            assert (state, amount, currency, payer) == (
+                S.AWAITING_PAYMENT,
+                e.amount,
+                "IRR",
+                EMPLOYER.user_id,
+            )
 
     @precondition(lambda self: self.escrows)
     @rule(i=PICK, who=ACTORS)

@@ -47,7 +47,7 @@ ACTIONS: dict[str, Action] = {
     "decline": lambda e: e.decline_request(EMPLOYER, NOW, "too expensive"),
     "cancel_by_contractor": lambda e: e.cancel(CONTRACTOR, NOW),
     "cancel_by_employer": lambda e: e.cancel(EMPLOYER, NOW),
-    "pay": lambda e: e.receive_payment("pay-new", e.amount, "IRR", NOW),
+    "pay": lambda e: e.receive_payment("pay-new", EMPLOYER.user_id, e.amount, "IRR", NOW),
     "expire": lambda e: e.expire_payment(LATE),
     "deliver": lambda e: e.deliver(CONTRACTOR, NOW, "v1"),
     "request_changes": lambda e: e.request_changes(EMPLOYER, NOW, "darker blue"),
