@@ -239,7 +239,11 @@ def build_service(
     clock: Clock | None = None,
 ) -> Service:
     """Wire a service from its settings; the caller then registers handlers, routes and loops."""
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        sealing=settings.sealing_ring(),
+    )
     broker = make_broker(
         settings,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)],

@@ -8,10 +8,14 @@ key pair).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.sealing import DEV_SEALING_KEYS, KeyRing
+
+_DEV_SEALING_KEY = DEV_SEALING_KEYS.partition("=")[2].rstrip("=")
 
 DEV_KEY_MARKER = "escrow-suite development key"
 #: the longest an actor token may live (`exp - iat`) unless ACTOR_TOKEN_MAX_LIFETIME_S says less
@@ -23,7 +27,13 @@ MAX_PRODUCTION_LEEWAY_S = 60
 class ServiceSettings(BaseSettings):
     """What every service reads; each service subclasses it with its own name and extras."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+    # hide_input_in_errors: a refused setting never shows its value (a key, a password in a URL)
+    model_config = SettingsConfigDict(
+        extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
+
+    #: whether this service keeps values sealed at rest (`shared.sealing`): it then needs a ring
+    SEALS_AT_REST: ClassVar[bool] = False
 
     service_name: str = "service"
     environment: Literal["development", "test", "production"] = "development"
@@ -86,6 +96,10 @@ class ServiceSettings(BaseSettings):
     handler_failure_attempts: int = 3
     graceful_timeout_s: float = 20.0
 
+    #: the key ring sealing values at rest, `<id>=<base64url 32 bytes>,…`, the sealing key first
+    #: (`python -m shared.sealing` prints a key); outside production the development ring
+    sealing_keys: SecretStr | None = None
+
     @property
     def group_id(self) -> str:
         return self.kafka_group_id or self.service_name
@@ -104,6 +118,21 @@ class ServiceSettings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    def sealing_ring(self) -> KeyRing | None:
+        """The ring of a service that seals values at rest (None for the others)."""
+        if not self.SEALS_AT_REST:
+            return None
+        keys = self.sealing_keys.get_secret_value() if self.sealing_keys else DEV_SEALING_KEYS
+        return KeyRing.parse(keys)
+
+    @field_validator("sealing_keys", mode="after")
+    @classmethod
+    def _a_readable_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        """A ring that cannot be read fails here, naming SEALING_KEYS (its text stays hidden)."""
+        if value is not None:
+            KeyRing.parse(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:
         if self.environment != "production":
@@ -119,6 +148,10 @@ class ServiceSettings(BaseSettings):
             problems.append("ACTOR_TOKEN_ISSUER is required (the identity service's `iss`)")
         if self.actor_token_leeway_s > MAX_PRODUCTION_LEEWAY_S:
             problems.append(f"ACTOR_TOKEN_LEEWAY_S must be at most {MAX_PRODUCTION_LEEWAY_S}")
+        if self.SEALS_AT_REST and not self.sealing_keys:
+            problems.append("SEALING_KEYS is required (the keys sealing secrets at rest)")
+        elif self.sealing_keys and _DEV_SEALING_KEY in self.sealing_keys.get_secret_value():
+            problems.append("the development sealing key must not be used")
         if self.kafka_security_protocol == "PLAINTEXT":
             problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
         if "127.0.0.1" in self.database_url or "localhost" in self.database_url:

@@ -8,6 +8,8 @@ from shared.settings import ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
+    SEALS_AT_REST = True  # webhook secrets
+
     service_name: str = "notifications"
     http_port: int = 8004
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/notifications"
