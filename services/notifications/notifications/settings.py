@@ -1,9 +1,11 @@
 """Settings of the notifications service (see its README): channels (SMTP, SMS provider,
 webhooks), the delivery schedule, and how money is shown (environment, upper-case names)."""
 
+from __future__ import annotations
+
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from shared.settings import ServiceSettings
 
 
@@ -30,6 +32,9 @@ class NotificationsSettings(ServiceSettings):
     sms_timeout_s: float = 10.0
 
     webhook_timeout_s: float = 10.0
+    #: webhooks may go to loopback and private addresses (the receivers of `make run` and the
+    #: tests); refused in production, where a webhook reaches only public addresses over https
+    webhook_allow_private_targets: bool = False
 
     # delivery: attempts per (event, recipient, channel), the backoff between them, and how long
     # a message waits for the recipient's contact details before it is undeliverable
@@ -48,3 +53,13 @@ class NotificationsSettings(ServiceSettings):
     default_language: Literal["fa", "en"] = "fa"
     amount_display: Literal["rial", "toman"] = "rial"
     persian_digits: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_private_webhooks_in_production(self) -> NotificationsSettings:
+        # a user's webhook URL must not reach what only the service can (databases, metadata)
+        if self.environment == "production" and self.webhook_allow_private_targets:
+            raise ValueError(
+                "unsafe production settings: WEBHOOK_ALLOW_PRIVATE_TARGETS must be false "
+                "(a webhook URL is the user's: it must not reach internal addresses)"
+            )
+        return self
