@@ -16,6 +16,9 @@ PRODUCTION: dict[str, object] = {
     "kafka_security_protocol": "SASL_SSL",
     "database_url": "postgresql+asyncpg://svc:hunter2-password@db.internal:5432/svc",
     "sandbox_secret": "a-real-sandbox-secret",
+    # notifications: production email goes over STARTTLS to a mail server (the others ignore it)
+    "smtp_host": "smtp.mail.example",
+    "smtp_starttls": True,
 }
 
 

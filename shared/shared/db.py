@@ -40,8 +40,10 @@ class Database:
         # No pre-ping: it costs a round trip (`BEGIN; ROLLBACK`) on every checkout. A connection
         # that died with its server fails its first statement instead; SQLAlchemy then discards
         # the whole pool and the runtime retries the work as transient, on fresh connections.
+        # hide_parameters: an error's text (logged, put in a dead letter's `x-dlq-error`) would
+        # otherwise list the statement's values: webhook secrets, e-mail addresses, IBANs.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, pool_pre_ping=False, pool_recycle=1800
+            url, pool_size=pool_size, pool_pre_ping=False, pool_recycle=1800, hide_parameters=True
         )
         # a repository that seals values at rest finds the ring in its session (`ring_of`)
         self.sessions = async_sessionmaker(

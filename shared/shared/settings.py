@@ -1,17 +1,21 @@
 """Per-service settings (pydantic-settings), read from the environment.
 
 Development defaults point at the embedded stack of `make run`; production refuses unsafe values
-(no actor-token key, audience or issuer, a leeway over a minute, plaintext Kafka, the development
-key pair).
+(no actor-token key, audience or issuer, a leeway over a minute, plaintext Kafka, SASL PLAIN
+without TLS, a database on this machine, the development key pair). A key file that is set must
+be a readable file, in every environment; a blank one is unset.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from shared.sealing import DEV_SEALING_KEYS, KeyRing
 
@@ -22,6 +26,51 @@ DEV_KEY_MARKER = "escrow-suite development key"
 DEFAULT_TOKEN_LIFETIME_S = 900
 #: the most clock skew production tolerates on a token's times (ACTOR_TOKEN_LEEWAY_S)
 MAX_PRODUCTION_LEEWAY_S = 60
+#: settings naming a file the service reads (a key, a certificate)
+KEY_FILE_SETTINGS = (
+    "actor_token_public_key_file",
+    "kafka_ssl_cafile",
+    "kafka_ssl_certfile",
+    "kafka_ssl_keyfile",
+)
+_LOCAL_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
+
+
+def is_local_host(host: str) -> bool:
+    """Whether `host` is this machine: a loopback or unspecified address in any spelling
+    (127.0.0.0/8, ::1, ::ffff:127.0.0.1, 0.0.0.0), a `localhost` name, or none at all or a
+    directory (a Unix socket)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if not name or name.startswith("/"):
+        return True
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def _database_hosts(url: str) -> list[str] | None:
+    """The hosts a database URL connects to (the query's `host`s replace the URL's: asyncpg's
+    multi-host form), "" for none (the local socket); None if it is no database URL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    listed = parsed.query.get("host", ())
+    hosts = [listed] if isinstance(listed, str) else list(listed)
+    return [_without_port(host) for host in hosts] or [parsed.host or ""]
+
+
+def _without_port(host: str) -> str:
+    """`db:5432` → `db`, `[::1]:5432` → `::1`; a bare IPv6 address stays whole."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class ServiceSettings(BaseSettings):
@@ -113,10 +162,31 @@ class ServiceSettings(BaseSettings):
             keys.append(self.actor_token_public_key_file.read_text())
         return keys
 
-    @field_validator("actor_token_audience", "actor_token_issuer", mode="before")
+    @field_validator(
+        "actor_token_audience", "actor_token_issuer", *KEY_FILE_SETTINGS, mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(*KEY_FILE_SETTINGS, mode="after")
+    @classmethod
+    def _a_readable_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """A key file that is set is read later (at start, or by the TLS context): refuse one
+        that cannot be, here, naming the setting, instead of an IsADirectoryError at start."""
+        if value is None:
+            return value
+        try:
+            if not value.is_file():
+                raise OSError("not a file")
+            with value.open("rb"):
+                pass
+        except OSError:
+            name = (info.field_name or "").upper()
+            raise ValueError(
+                f"{name} is not a readable file (a directory, missing, or denied)"
+            ) from None
+        return value
 
     def sealing_ring(self) -> KeyRing | None:
         """The ring of a service that seals values at rest (None for the others)."""
@@ -152,10 +222,24 @@ class ServiceSettings(BaseSettings):
             problems.append("SEALING_KEYS is required (the keys sealing secrets at rest)")
         elif self.sealing_keys and _DEV_SEALING_KEY in self.sealing_keys.get_secret_value():
             problems.append("the development sealing key must not be used")
-        if self.kafka_security_protocol == "PLAINTEXT":
-            problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
-        if "127.0.0.1" in self.database_url or "localhost" in self.database_url:
-            problems.append("DATABASE_URL points at the local development database")
+        problems += self._kafka_problems() + self._database_problems()
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    def _kafka_problems(self) -> list[str]:
+        problems = []
+        if self.kafka_security_protocol == "PLAINTEXT":
+            problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
+        if self.kafka_sasl_mechanism == "PLAIN" and self.kafka_security_protocol != "SASL_SSL":
+            # PLAIN sends the password itself: only inside TLS
+            problems.append("KAFKA_SASL_MECHANISM=PLAIN needs KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        return problems
+
+    def _database_problems(self) -> list[str]:
+        hosts = _database_hosts(self.database_url)
+        if hosts is None:
+            return ["DATABASE_URL is not a database URL"]
+        if any(is_local_host(host) for host in hosts):
+            return ["DATABASE_URL points at this machine (a loopback host or a socket)"]
+        return []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import SecretStr, model_validator
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_local_host
 
 
 class NotificationsSettings(ServiceSettings):
@@ -62,4 +62,19 @@ class NotificationsSettings(ServiceSettings):
                 "unsafe production settings: WEBHOOK_ALLOW_PRIVATE_TARGETS must be false "
                 "(a webhook URL is the user's: it must not reach internal addresses)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_plaintext_smtp_in_production(self) -> NotificationsSettings:
+        # without STARTTLS the SMTP password and every message cross the network in clear; the
+        # email channel has no implicit TLS (port 465), so STARTTLS is the only TLS there is
+        if self.environment != "production":
+            return self
+        problems = []
+        if is_local_host(self.smtp_host):
+            problems.append("SMTP_HOST points at this machine (the development mail server)")
+        if not self.smtp_starttls:
+            problems.append("SMTP_STARTTLS must be true (email only over TLS)")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
