@@ -69,13 +69,16 @@ class ServiceSpec:
     name: str
     context: str
     port: int
+    #: keeps values sealed at rest (the settings' SEALS_AT_REST): reads SEALING_KEYS from the
+    #: Secret `<service>-sealing`, key `keys`
+    seals: bool = False
 
 
 SERVICES = (
     ServiceSpec("escrow", escrow.CONTEXT, 8001),
-    ServiceSpec("payments", payments.CONTEXT, 8002),
+    ServiceSpec("payments", payments.CONTEXT, 8002, seals=True),
     ServiceSpec("disputes", disputes.CONTEXT, 8003),
-    ServiceSpec("notifications", "notifications", 8004),
+    ServiceSpec("notifications", "notifications", 8004, seals=True),
 )
 EVENTS_BY_CONTEXT = {
     m.CONTEXT: [e.TOPIC for e in m.EVENTS] for m in (escrow, payments, disputes, directory)
@@ -267,6 +270,7 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
             "value": "/etc/escrow-suite/actor-token/public.pem",
         },
         {"name": "TMPDIR", "value": "/tmp"},
+        *([secret_env("SEALING_KEYS", f"{s.name}-sealing", "keys")] if s.seals else []),
     ]
 
 

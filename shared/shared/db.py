@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.sealing import SESSION_INFO_KEY, KeyRing
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -33,15 +35,22 @@ def new_metadata() -> MetaData:
 class Database:
     """An async engine and its sessions; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, sealing: KeyRing | None = None) -> None:
         self.url = url
         # No pre-ping: it costs a round trip (`BEGIN; ROLLBACK`) on every checkout. A connection
         # that died with its server fails its first statement instead; SQLAlchemy then discards
         # the whole pool and the runtime retries the work as transient, on fresh connections.
+        # hide_parameters: an error's text (logged, put in a dead letter's `x-dlq-error`) would
+        # otherwise list the statement's values: webhook secrets, e-mail addresses, IBANs.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, pool_pre_ping=False, pool_recycle=1800
+            url, pool_size=pool_size, pool_pre_ping=False, pool_recycle=1800, hide_parameters=True
         )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # a repository that seals values at rest finds the ring in its session (`ring_of`)
+        self.sessions = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            info={SESSION_INFO_KEY: sealing} if sealing is not None else None,
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

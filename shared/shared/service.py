@@ -239,7 +239,11 @@ def build_service(
     clock: Clock | None = None,
 ) -> Service:
     """Wire a service from its settings; the caller then registers handlers, routes and loops."""
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        sealing=settings.sealing_ring(),
+    )
     broker = make_broker(
         settings,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)],
@@ -283,12 +287,23 @@ def build_service(
     return Service(settings, package, db, broker, runtime, relay, clock)
 
 
+#: loggers that write a request's full URL at INFO (Kavenegar's API key is in its path)
+QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def configure_logging() -> None:
+    """A service's log: INFO and up, except what would write secrets in URLs."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(build: Callable[[], Service], argv: Sequence[str] | None = None) -> None:
     """`python -m <service> [serve|migrate]`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     service = build()
     if args.command == "migrate":
         migrate(service.package, service.settings.database_url)

@@ -1,29 +1,88 @@
 """Per-service settings (pydantic-settings), read from the environment.
 
 Development defaults point at the embedded stack of `make run`; production refuses unsafe values
-(no actor-token key, audience or issuer, a leeway over a minute, plaintext Kafka, the development
-key pair).
+(no actor-token key, audience or issuer, a leeway over a minute, plaintext Kafka, SASL PLAIN
+without TLS, a database on this machine, the development key pair). A key file that is set must
+be a readable file, in every environment; a blank one is unset.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from shared.sealing import DEV_SEALING_KEYS, KeyRing
+
+_DEV_SEALING_KEY = DEV_SEALING_KEYS.partition("=")[2].rstrip("=")
 
 DEV_KEY_MARKER = "escrow-suite development key"
 #: the longest an actor token may live (`exp - iat`) unless ACTOR_TOKEN_MAX_LIFETIME_S says less
 DEFAULT_TOKEN_LIFETIME_S = 900
 #: the most clock skew production tolerates on a token's times (ACTOR_TOKEN_LEEWAY_S)
 MAX_PRODUCTION_LEEWAY_S = 60
+#: settings naming a file the service reads (a key, a certificate)
+KEY_FILE_SETTINGS = (
+    "actor_token_public_key_file",
+    "kafka_ssl_cafile",
+    "kafka_ssl_certfile",
+    "kafka_ssl_keyfile",
+)
+_LOCAL_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
+
+
+def is_local_host(host: str) -> bool:
+    """Whether `host` is this machine: a loopback or unspecified address in any spelling
+    (127.0.0.0/8, ::1, ::ffff:127.0.0.1, 0.0.0.0), a `localhost` name, or none at all or a
+    directory (a Unix socket)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if not name or name.startswith("/"):
+        return True
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def _database_hosts(url: str) -> list[str] | None:
+    """The hosts a database URL connects to (the query's `host`s replace the URL's: asyncpg's
+    multi-host form), "" for none (the local socket); None if it is no database URL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    listed = parsed.query.get("host", ())
+    hosts = [listed] if isinstance(listed, str) else list(listed)
+    return [_without_port(host) for host in hosts] or [parsed.host or ""]
+
+
+def _without_port(host: str) -> str:
+    """`db:5432` → `db`, `[::1]:5432` → `::1`; a bare IPv6 address stays whole."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class ServiceSettings(BaseSettings):
     """What every service reads; each service subclasses it with its own name and extras."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+    # hide_input_in_errors: a refused setting never shows its value (a key, a password in a URL)
+    model_config = SettingsConfigDict(
+        extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
+
+    #: whether this service keeps values sealed at rest (`shared.sealing`): it then needs a ring
+    SEALS_AT_REST: ClassVar[bool] = False
 
     service_name: str = "service"
     environment: Literal["development", "test", "production"] = "development"
@@ -86,6 +145,10 @@ class ServiceSettings(BaseSettings):
     handler_failure_attempts: int = 3
     graceful_timeout_s: float = 20.0
 
+    #: the key ring sealing values at rest, `<id>=<base64url 32 bytes>,…`, the sealing key first
+    #: (`python -m shared.sealing` prints a key); outside production the development ring
+    sealing_keys: SecretStr | None = None
+
     @property
     def group_id(self) -> str:
         return self.kafka_group_id or self.service_name
@@ -99,10 +162,46 @@ class ServiceSettings(BaseSettings):
             keys.append(self.actor_token_public_key_file.read_text())
         return keys
 
-    @field_validator("actor_token_audience", "actor_token_issuer", mode="before")
+    @field_validator(
+        "actor_token_audience", "actor_token_issuer", *KEY_FILE_SETTINGS, mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(*KEY_FILE_SETTINGS, mode="after")
+    @classmethod
+    def _a_readable_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """A key file that is set is read later (at start, or by the TLS context): refuse one
+        that cannot be, here, naming the setting, instead of an IsADirectoryError at start."""
+        if value is None:
+            return value
+        try:
+            if not value.is_file():
+                raise OSError("not a file")
+            with value.open("rb"):
+                pass
+        except OSError:
+            name = (info.field_name or "").upper()
+            raise ValueError(
+                f"{name} is not a readable file (a directory, missing, or denied)"
+            ) from None
+        return value
+
+    def sealing_ring(self) -> KeyRing | None:
+        """The ring of a service that seals values at rest (None for the others)."""
+        if not self.SEALS_AT_REST:
+            return None
+        keys = self.sealing_keys.get_secret_value() if self.sealing_keys else DEV_SEALING_KEYS
+        return KeyRing.parse(keys)
+
+    @field_validator("sealing_keys", mode="after")
+    @classmethod
+    def _a_readable_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        """A ring that cannot be read fails here, naming SEALING_KEYS (its text stays hidden)."""
+        if value is not None:
+            KeyRing.parse(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> ServiceSettings:
@@ -119,10 +218,28 @@ class ServiceSettings(BaseSettings):
             problems.append("ACTOR_TOKEN_ISSUER is required (the identity service's `iss`)")
         if self.actor_token_leeway_s > MAX_PRODUCTION_LEEWAY_S:
             problems.append(f"ACTOR_TOKEN_LEEWAY_S must be at most {MAX_PRODUCTION_LEEWAY_S}")
-        if self.kafka_security_protocol == "PLAINTEXT":
-            problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
-        if "127.0.0.1" in self.database_url or "localhost" in self.database_url:
-            problems.append("DATABASE_URL points at the local development database")
+        if self.SEALS_AT_REST and not self.sealing_keys:
+            problems.append("SEALING_KEYS is required (the keys sealing secrets at rest)")
+        elif self.sealing_keys and _DEV_SEALING_KEY in self.sealing_keys.get_secret_value():
+            problems.append("the development sealing key must not be used")
+        problems += self._kafka_problems() + self._database_problems()
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    def _kafka_problems(self) -> list[str]:
+        problems = []
+        if self.kafka_security_protocol == "PLAINTEXT":
+            problems.append("KAFKA_SECURITY_PROTOCOL must use TLS or SASL")
+        if self.kafka_sasl_mechanism == "PLAIN" and self.kafka_security_protocol != "SASL_SSL":
+            # PLAIN sends the password itself: only inside TLS
+            problems.append("KAFKA_SASL_MECHANISM=PLAIN needs KAFKA_SECURITY_PROTOCOL=SASL_SSL")
+        return problems
+
+    def _database_problems(self) -> list[str]:
+        hosts = _database_hosts(self.database_url)
+        if hosts is None:
+            return ["DATABASE_URL is not a database URL"]
+        if any(is_local_host(host) for host in hosts):
+            return ["DATABASE_URL points at this machine (a loopback host or a socket)"]
+        return []

@@ -3,6 +3,7 @@ service in every overlay, plus the alert rules (promtool)."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -136,6 +137,34 @@ def test_service_pdb_migrations_and_database(
     cluster = find(docs, "Cluster", f"{service}-db")
     assert cluster["spec"]["bootstrap"]["initdb"] == {"database": service, "owner": service}
     assert cluster["spec"]["enableSuperuserAccess"] is False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_that_seals_at_rest_gets_its_keys_from_a_secret_in_pod_and_job(
+    rendered: dict[str, Any], overlay: str, service: str
+) -> None:
+    settings = importlib.import_module(f"{service}.settings")
+    (cls,) = [
+        v
+        for v in vars(settings).values()
+        if isinstance(v, type)
+        and v.__name__.endswith("Settings")
+        and v.__module__ == settings.__name__
+    ]
+    docs = rendered[overlay]
+    (app,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+    (job,) = find(docs, "Job", f"{service}-migrate")["spec"]["template"]["spec"]["containers"]
+    for container in (app, job):
+        keys = env_of(container).get("SEALING_KEYS")
+        if cls.SEALS_AT_REST:
+            assert keys is not None, f"{service} seals at rest: it needs SEALING_KEYS"
+            assert keys["valueFrom"]["secretKeyRef"] == {
+                "name": f"{service}-sealing",
+                "key": "keys",
+            }
+        else:
+            assert keys is None
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from notifications.adapters.channels import ChannelError, Letter
 from notifications.adapters.channels.email import EmailChannel
 from notifications.adapters.channels.sms import KavenegarSms
-from notifications.adapters.channels.webhook import WebhookChannel
+from notifications.adapters.channels.webhook import WebhookChannel, any_address
 from notifications.domain.facts import Presentation, facts
 from notifications.domain.rendering import render
 from shared.clock import SystemClock
@@ -31,6 +31,11 @@ def letter(example_events, address: str, language: str = "fa", secret: str | Non
     )
     envelope = new_event(event, source="escrow", event_id="evt-42")
     return Letter(7, "evt-42", "con-1", address, rendered, envelope.encode(), secret)
+
+
+def local_webhooks(clock: SystemClock | None = None) -> WebhookChannel:
+    """A webhook channel allowed to reach the receivers on 127.0.0.1, as in `make run`."""
+    return WebhookChannel(clock=clock or SystemClock(), admit=any_address)
 
 
 async def test_email_arrives_with_recipient_subject_and_both_bodies(smtp, example_events):
@@ -206,9 +211,7 @@ async def test_emails_waiting_behind_a_stalled_server_fail_within_the_timeout(sm
 
 async def test_a_webhook_is_the_signed_cloudevent(webhook, example_events):
     receiver, url = webhook
-    await WebhookChannel(clock=SystemClock()).send(
-        letter(example_events, url, secret=receiver.secret)
-    )
+    await local_webhooks().send(letter(example_events, url, secret=receiver.secret))
     [call] = receiver.calls
     assert call["status"] == 204
     assert call["event"]["id"] == "evt-42" and call["event"]["type"] == EscrowFunded.TYPE
@@ -218,14 +221,12 @@ async def test_a_webhook_is_the_signed_cloudevent(webhook, example_events):
 
 async def test_a_webhook_with_a_stale_timestamp_or_wrong_secret_is_refused(webhook, example_events):
     receiver, url = webhook
-    late = WebhookChannel(clock=SystemClock(offset=-timedelta(minutes=10)))
+    late = local_webhooks(SystemClock(offset=-timedelta(minutes=10)))
     with pytest.raises(ChannelError) as stale:
         await late.send(letter(example_events, url, secret=receiver.secret))
     assert stale.value.permanent and "HTTP 400" in str(stale.value)
     with pytest.raises(ChannelError) as forged:
-        await WebhookChannel(clock=SystemClock()).send(
-            letter(example_events, url, secret="not-the-secret")
-        )
+        await local_webhooks().send(letter(example_events, url, secret="not-the-secret"))
     assert "HTTP 401" in str(forged.value)
     assert [c["status"] for c in receiver.calls] == [400, 401]
 
@@ -234,9 +235,7 @@ async def test_a_webhook_answering_500_is_retryable(webhook, example_events):
     receiver, url = webhook
     receiver.answer = 500
     with pytest.raises(ChannelError) as failed:
-        await WebhookChannel(clock=SystemClock()).send(
-            letter(example_events, url, secret=receiver.secret)
-        )
+        await local_webhooks().send(letter(example_events, url, secret=receiver.secret))
     assert not failed.value.permanent and "HTTP 500" in str(failed.value)
 
 
@@ -265,11 +264,23 @@ async def test_a_kavenegar_refusal_is_an_error_that_never_shows_the_api_key(
     assert fake.sent == [] and json.dumps(fake.statuses) == "[]"
 
 
+async def test_a_kavenegar_refusal_keeps_its_documented_status_not_its_words(
+    kavenegar, example_events
+):
+    fake, url = kavenegar
+    fake.statuses = [418]  # answered with `"message": "no credit"`
+    with pytest.raises(ChannelError) as refused:
+        await KavenegarSms(base_url=url, api_key=fake.api_key).send(
+            letter(example_events, "09121234567")
+        )
+    assert str(refused.value) == "kavenegar 418"
+
+
 async def test_a_webhook_channel_sends_over_one_connection_until_closed(
     webhook_receiver, example_events
 ):
     receiver, served = webhook_receiver
-    channel = WebhookChannel(clock=SystemClock())
+    channel = local_webhooks()
     for _ in range(2):
         await channel.send(letter(example_events, served.url + "/hook", secret=receiver.secret))
 
@@ -312,7 +323,7 @@ async def test_a_webhook_answer_setting_a_cookie_does_not_follow_the_next_messag
 
     app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
     async with serve(app) as url:
-        channel = WebhookChannel(clock=SystemClock())
+        channel = local_webhooks()
         for _ in range(2):
             await channel.send(letter(example_events, url + "/hook", secret="s"))
         await channel.aclose()

@@ -158,11 +158,11 @@ async def test_without_contact_details_in_time_the_message_is_undeliverable(
     assert metric("escrow_suite_notifications_undeliverable_total", channel="none") - before == 2
 
 
-async def test_a_webhook_answering_500_is_retried_then_failed_with_the_error(
-    start_service, client, smtp, webhook, funded
+async def test_a_webhook_answering_500_is_retried_then_failed_with_the_status_only(
+    start_service, client, smtp, webhook, funded, serve
 ):
     receiver, url = webhook
-    receiver.answer = 500
+    receiver.answer, receiver.answer_body = 500, b"db password=hunter2"
     hooked = EMPLOYER.model_copy(
         update={
             "webhook_url": url,
@@ -177,10 +177,38 @@ async def test_a_webhook_answering_500_is_retried_then_failed_with_the_error(
         [delivery] = await deliveries(service, event_id=event.id)
         assert (delivery["channel"], delivery["status"]) == ("webhook", "failed")
         assert delivery["attempts"] == 3
-        assert "HTTP 500" in delivery["last_error"]
+        # the status only: the receiver's body is not ours to store and serve
+        assert delivery["last_error"] == "webhook answered HTTP 500"
+        async with (
+            serve(Router(routes=service.http)) as api,
+            httpx.AsyncClient(base_url=api) as http,
+        ):
+            served = await http.get("/deliveries", params={"event_id": event.id})
+        assert "hunter2" not in served.text and "HTTP 500" in served.text
         # Every attempt was correctly signed (the receiver answers 401 otherwise).
         assert [c["status"] for c in receiver.calls] == [500, 500, 500]
         assert smtp.received == []
+
+
+async def test_a_webhook_to_an_internal_address_fails_at_its_first_attempt_unsent(
+    start_service, client, webhook, funded
+):
+    receiver, url = webhook  # on 127.0.0.1, where only this machine's services are
+    hooked = EMPLOYER.model_copy(
+        update={
+            "webhook_url": url,
+            "webhook_secret": receiver.secret,
+            "channels": {"*": ["webhook"]},
+        }
+    )
+    async with start_service(webhook_allow_private_targets=False) as service:
+        await publish(client, hooked)
+        event = await publish(client, funded())
+        await eventually(lambda: settled(service, event.id, 1))
+        [delivery] = await deliveries(service, event_id=event.id)
+    assert (delivery["status"], delivery["attempts"]) == ("failed", 1)  # no retry changes it
+    assert delivery["last_error"] == "webhook target resolves to a non-public address"
+    assert receiver.calls == []
 
 
 async def test_sms_goes_through_the_provider_and_the_log_is_readable_by_api_and_cli(

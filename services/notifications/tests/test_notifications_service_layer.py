@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from notifications.adapters.channels import ChannelError, Letter
 from notifications.adapters.repository import Repository
+from notifications.adapters.tables import contacts
 from notifications.domain.contacts import Contact
 from notifications.domain.delivery import RetrySchedule
 from notifications.domain.facts import Presentation
@@ -21,7 +23,8 @@ from shared.contract.envelope import CloudEvent, new_event
 from shared.contract.escrow import EscrowFunded
 from shared.db import Database
 from shared.messaging.runtime import HandlerContext
-from shared.testing.harness import migrated
+from shared.sealing import DEV_SEALING_KEYS, PREFIX, KeyRing, SealingError
+from shared.testing.harness import migrated, schema_drift
 
 WAIT = timedelta(hours=1)
 SCHEDULE = RetrySchedule(3, initial=timedelta(seconds=10), ceiling=timedelta(minutes=1))
@@ -40,7 +43,9 @@ class FakeChannel:
 
 @pytest.fixture
 async def db(database_url):
-    database = Database(await migrated("notifications", database_url))
+    database = Database(
+        await migrated("notifications", database_url), sealing=KeyRing.parse(DEV_SEALING_KEYS)
+    )
     yield database
     await database.dispose()
 
@@ -213,18 +218,32 @@ async def test_an_older_contact_record_never_replaces_a_newer_one(db, clock):
     assert kept.language == "en"  # the record named no language: the deployment's default
 
 
+async def test_a_webhook_secret_is_sealed_in_the_database_and_bound_to_its_user(db, clock):
+    secret = "whsec-db-password-hunter2"
+    for user_id in ("u-1", "u-2"):
+        await contact(
+            db, clock, user_id, webhook_url="https://hooks.example.org/a", webhook_secret=secret
+        )
+    async with db.transaction() as session:
+        stored = dict(
+            (await session.execute(sa.select(contacts.c.user_id, contacts.c.webhook_secret))).all()
+        )
+        assert all(v.startswith(PREFIX) and secret not in v for v in stored.values())
+        assert (await Repository(session).contact("u-1")).webhook_secret == secret
+        # u-2's sealed secret written over u-1's does not open as u-1's
+        await session.execute(
+            sa.update(contacts)
+            .where(contacts.c.user_id == "u-1")
+            .values(webhook_secret=stored["u-2"])
+        )
+        with pytest.raises(SealingError, match="does not open"):
+            await Repository(session).contact("u-1")
+
+
 async def test_the_migrations_build_exactly_the_tables_the_code_uses(db):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
     from notifications.adapters.tables import metadata
-    from shared.messaging.tables import metadata as messaging
 
-    def differences(connection):
-        context = MigrationContext.configure(connection)
-        return compare_metadata(context, [metadata, messaging])
-
-    async with db.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    assert await schema_drift(db, metadata) == []
 
 
 async def test_a_contact_saved_concurrently_with_the_event_is_still_found(

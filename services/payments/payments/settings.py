@@ -18,6 +18,8 @@ from payments.sandbox.signing import DEV_SECRET
 
 
 class PaymentsSettings(ServiceSettings):
+    SEALS_AT_REST = True  # payout IBANs
+
     service_name: str = "payments"
     http_port: int = 8002
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/payments"

@@ -18,6 +18,7 @@ from payments.testing.harness import (
 )
 from shared.client import SuiteClient
 from shared.db import Database
+from shared.sealing import DEV_SEALING_KEYS, KeyRing
 from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated
 from shared.testing.infra import TestInfra
@@ -66,6 +67,8 @@ async def payments(start_payments: Starter) -> AsyncIterator[PaymentsHarness]:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """The payments database of this test, migrated, without the service."""
-    database = Database(await migrated("payments", database_url))
+    database = Database(
+        await migrated("payments", database_url), sealing=KeyRing.parse(DEV_SEALING_KEYS)
+    )
     yield database
     await database.dispose()

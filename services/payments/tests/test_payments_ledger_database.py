@@ -1,5 +1,6 @@
 """The database itself refuses an unbalanced ledger transaction and any rewrite of history, even
-from code that bypasses the domain; and a posting's key is applied once."""
+from code that bypasses the domain; a posting's key is applied once; the migrations build the
+tables."""
 
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from payments.adapters.tables import ledger_entries, ledger_transactions
 from payments.domain import escrow_money
 from payments.testing.ledger import ledger_problems
 from shared.db import Database
+from shared.testing.harness import schema_drift
 from sqlalchemy.exc import DBAPIError
 
 pytestmark = pytest.mark.integration
@@ -57,3 +59,9 @@ async def test_a_posting_key_is_applied_once(db: Database):
     async with db.transaction() as session:
         count = await session.scalar(sa.select(sa.func.count()).select_from(ledger_entries))
     assert (first, second, count) == (True, False, 2)
+
+
+async def test_the_migrations_build_exactly_the_tables_the_code_uses(db):
+    from payments.adapters.tables import metadata
+
+    assert await schema_drift(db, metadata) == []

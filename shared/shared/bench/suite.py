@@ -22,17 +22,20 @@ class NotABenchDirectory(RuntimeError):
     """The var directory holds something else than an earlier bench run: it is left alone."""
 
 
-def prepare_var_dir(path: Path) -> Path:
-    """An empty var directory: a missing or empty one is created, an earlier run's is wiped."""
+def prepare_var_dir(
+    path: Path, *, marker: str = MARKER, made_by: str = "python -m shared.bench"
+) -> Path:
+    """An empty var directory: a missing or empty one is created, an earlier run's is wiped.
+    `marker` names the file that says which tool (`made_by`) made it: only such a one is wiped."""
     path = path.resolve()
     if path.exists() and any(path.iterdir()):
-        if not (path / MARKER).exists():
+        if not (path / marker).exists():
             raise NotABenchDirectory(
-                f"{path} is not empty and was not made by the bench; name another --var-dir"
+                f"{path} is not empty and was not made by `{made_by}`; name another --var-dir"
             )
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
-    (path / MARKER).write_text("made by `python -m shared.bench`; wiped at each run\n")
+    (path / marker).write_text(f"made by `{made_by}`; wiped at each run\n")
     return path
 
 

@@ -230,6 +230,10 @@ class SuiteStack:
             "SMTP_PORT": str(self.config.smtp_port),
             "SANDBOX_URL": self.sandbox_url,
             "PUBLIC_URL": self.url("payments"),
+            # webhooks of development go to receivers on this machine (notifications' setting)
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get(
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"
+            ),
             **self.config.service_env,
         }
         if public_key is not None:

@@ -24,7 +24,7 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
 
 T = TypeVar("T")
 
@@ -53,6 +53,17 @@ _UNSENDABLE = (
 )
 
 
+#: errors whose text may quote the values of a row or a statement's arguments
+_DATABASE_ERRORS = (StatementError, asyncpg.PostgresError, asyncpg.InterfaceError)
+#: what a database error concerns, by name (never by value), and how the text calls it
+_CONCERNS = (
+    ("constraint_name", "constraint"),
+    ("table_name", "table"),
+    ("column_name", "column"),
+    ("data_type_name", "type"),
+)
+
+
 class PermanentFailure(Exception):
     """A handler kept failing for a reason that waiting will not fix."""
 
@@ -64,6 +75,39 @@ def _chain(exc: BaseException) -> list[BaseException]:
         found.append(seen)
         seen = seen.__cause__ or seen.__context__
     return found
+
+
+def from_database(exc: BaseException) -> bool:
+    """Whether `exc` is (or was caused by) a database error, whose text quotes values."""
+    return any(isinstance(seen, _DATABASE_ERRORS) for seen in _chain(exc))
+
+
+def failure_text(exc: BaseException) -> str:
+    """What an operator reads of a failure (`x-dlq-error`, the log): its type and message, except
+    for a database error. PostgreSQL's message and DETAIL quote the row ("Key (email)=(…) already
+    exists", "Failing row contains (…)"), asyncpg's quote a refused argument and SQLAlchemy's add
+    the statement: of those only the kind, the SQLSTATE and the names of what it concerns stay."""
+    found = [seen for seen in _chain(exc) if isinstance(seen, _DATABASE_ERRORS)]
+    if not found:
+        return f"{type(exc).__name__}: {exc}"
+    driver = found[-1]  # the driver's own error, under SQLAlchemy's
+    if isinstance(driver, StatementError) and driver.orig is not None:
+        driver = driver.orig
+    said = [
+        f"{label} {getattr(driver, name)}"
+        for name, label in _CONCERNS
+        if getattr(driver, name, None)
+    ]
+    state = _sqlstate(driver) or _sqlstate(getattr(found[0], "orig", None))
+    if state:
+        said.insert(0, f"SQLSTATE {state}")
+    text = f"{type(exc).__name__}: {type(driver).__name__}"
+    return f"{text} ({', '.join(said)})" if said else text
+
+
+def _sqlstate(error: BaseException | None) -> str | None:
+    state = getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) and state else None
 
 
 def is_unsendable(exc: BaseException) -> bool:
@@ -116,7 +160,7 @@ async def retrying(
             if not transient:
                 failures += 1
                 if failures >= policy.failure_attempts:
-                    raise PermanentFailure(f"{type(exc).__name__}: {exc}") from exc
+                    raise PermanentFailure(failure_text(exc)) from exc
             if stopping is not None and stopping.is_set():
                 raise
             on_retry(exc, transient)

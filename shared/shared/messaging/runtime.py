@@ -44,7 +44,13 @@ from shared.db import Database
 from shared.messaging import batch, inbox
 from shared.messaging.deadletter import Record, dead_letter
 from shared.messaging.outbox import MAX_MESSAGE_BYTES, Outgoing, Send, check_size, stage
-from shared.messaging.retry import PermanentFailure, RetryPolicy, retrying
+from shared.messaging.retry import (
+    PermanentFailure,
+    RetryPolicy,
+    failure_text,
+    from_database,
+    retrying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +241,7 @@ class Runtime:
         def note(exc: BaseException, transient: bool) -> None:
             kind = "transient" if transient else type(exc).__name__
             metrics.HANDLER_RETRIES.labels(self.service, record.topic, kind).inc()
-            log.warning("retrying %s@%s: %r", record.topic, record.offset, exc)
+            log.warning("retrying %s@%s: %s", record.topic, record.offset, failure_text(exc))
 
         return note
 
@@ -315,10 +321,17 @@ class Runtime:
         ctx = self._context(session, event)
         try:
             result = await self._handle(item, ctx)
-        except Exception:
+        except Exception as exc:
             if alone:
                 raise
-            log.warning("deferring %s@%s", item.record.topic, item.record.offset, exc_info=True)
+            # a database error's traceback quotes the row (its DETAIL): only its safe text
+            log.warning(
+                "deferring %s@%s: %s",
+                item.record.topic,
+                item.record.offset,
+                failure_text(exc),
+                exc_info=not from_database(exc),
+            )
             run.defer(item)
             return
         outcome.staged.extend(ctx.staged)

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from shared.db import migrate
+from sqlalchemy import MetaData
+
+from shared.db import Database, migrate
 from shared.service import Service
 from shared.settings import ServiceSettings
 
@@ -38,6 +40,23 @@ def settings_for_test(cls: type[S], **values: Any) -> S:
 async def migrated(package: str, url: str) -> str:
     await asyncio.to_thread(migrate, package, url)
     return url
+
+
+async def schema_drift(db: Database, metadata: MetaData) -> list[Any]:
+    """What a service's migrated database differs in from its tables and the messaging tables
+    (alembic's autogenerate comparison): empty when the migrations build what the code uses."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shared.messaging.tables import metadata as messaging
+
+    def differences(connection: Any) -> list[Any]:
+        # alembic takes a list of MetaData too (its documentation); its annotation says one
+        both: Any = [metadata, messaging]
+        return list(compare_metadata(MigrationContext.configure(connection), both))
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(differences)
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from shared.sealing import ring_of
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,11 @@ _ADD_NOTICE = (
 )
 
 
+def _secret_context(user_id: str) -> str:
+    """What a webhook secret is sealed to (`shared.sealing`): its column and its user."""
+    return f"contacts.webhook_secret:{user_id}"
+
+
 class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -60,7 +66,11 @@ class Repository:
             "email": contact.email,
             "phone": contact.phone,
             "webhook_url": contact.webhook_url,
-            "webhook_secret": contact.webhook_secret,
+            "webhook_secret": None
+            if contact.webhook_secret is None
+            else ring_of(self.session).seal(
+                contact.webhook_secret, _secret_context(contact.user_id)
+            ),
             "channels": contact.channels,
             "published_at": published_at,
         }
@@ -86,7 +96,9 @@ class Repository:
             email=row.email,
             phone=row.phone,
             webhook_url=row.webhook_url,
-            webhook_secret=row.webhook_secret,
+            webhook_secret=None
+            if row.webhook_secret is None
+            else ring_of(self.session).open(row.webhook_secret, _secret_context(row.user_id)),
             channels=row.channels,
         )
 

@@ -23,7 +23,7 @@ contacts = sa.Table(
     sa.Column("email", sa.String(320)),
     sa.Column("phone", sa.String(32)),
     sa.Column("webhook_url", sa.String(2048)),
-    sa.Column("webhook_secret", sa.String(255)),
+    sa.Column("webhook_secret", sa.String(512)),  # sealed (shared.sealing)
     sa.Column("channels", JSONB, nullable=False),
     # the CloudEvent time of the record kept: an older record arriving late never overwrites it
     sa.Column("published_at", TIMESTAMP, nullable=False),

@@ -15,7 +15,7 @@ from shared.service import Service, build_service
 from notifications.adapters.channels import Channel
 from notifications.adapters.channels.email import EmailChannel
 from notifications.adapters.channels.sms import KavenegarSms
-from notifications.adapters.channels.webhook import WebhookChannel
+from notifications.adapters.channels.webhook import WebhookChannel, any_address, public_only
 from notifications.domain.delivery import RetrySchedule
 from notifications.domain.facts import Presentation
 from notifications.domain.rules import RULES
@@ -83,7 +83,8 @@ def _consume(service: Service, settings: NotificationsSettings) -> None:
 
 
 def channels_from(settings: NotificationsSettings, clock: Clock) -> dict[str, Channel]:
-    """The channels the settings configure; SMS only with a provider API key."""
+    """The channels the settings configure; SMS only with a provider API key; webhooks only
+    over https in production, and only to public addresses unless the settings allow more."""
     found: dict[str, Channel] = {
         "email": EmailChannel(
             host=settings.smtp_host,
@@ -94,7 +95,12 @@ def channels_from(settings: NotificationsSettings, clock: Clock) -> dict[str, Ch
             starttls=settings.smtp_starttls,
             timeout_s=settings.smtp_timeout_s,
         ),
-        "webhook": WebhookChannel(clock=clock, timeout_s=settings.webhook_timeout_s),
+        "webhook": WebhookChannel(
+            clock=clock,
+            timeout_s=settings.webhook_timeout_s,
+            https_only=settings.environment == "production",
+            admit=any_address if settings.webhook_allow_private_targets else public_only,
+        ),
     }
     if settings.sms_api_key:
         found["sms"] = KavenegarSms(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from shared.contract.payments import PaymentPurpose
+from shared.sealing import ring_of
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +49,36 @@ def _load(cls: type[Any], row: Mapping[Any, Any], **enums: type[Any]) -> Any:
     return cls(**values)
 
 
+def iban_context(row: Mapping[str, Any]) -> str:
+    return f"payouts.iban:{row['payout_id']}"
+
+
+#: fields sealed at rest (`shared.sealing`), per aggregate: the field and its associated data,
+#: which binds a sealed value to its row (a sealed IBAN copied to another payout does not open)
+_SEALED: dict[type[Any], tuple[str, Callable[[Mapping[str, Any]], str]]] = {
+    Payout: ("iban", iban_context)
+}
+
+
 class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    def _stored(self, obj: object) -> dict[str, Any]:
+        """`_columns`, with the sealed fields sealed."""
+        values = _columns(obj)
+        if (sealed := _SEALED.get(type(obj))) is not None:
+            field, context = sealed
+            values[field] = ring_of(self.session).seal(values[field], context(values))
+        return values
+
+    def _loaded(self, kind: type[T], row: Mapping[Any, Any]) -> T:
+        """`_load` of a transfer, with the sealed fields opened."""
+        if (sealed := _SEALED.get(kind)) is not None:
+            field, context = sealed
+            row = {**row, field: ring_of(self.session).open(row[field], context(row))}
+        loaded: T = _load(kind, row, status=TransferStatus)
+        return loaded
 
     # --- payments --------------------------------------------------------------------------
 
@@ -153,7 +181,7 @@ class Repository:
     # --- payouts and refunds ---------------------------------------------------------------
 
     async def add_payout(self, payout: Payout) -> None:
-        await self.session.execute(sa.insert(payouts).values(**_columns(payout)))
+        await self.session.execute(sa.insert(payouts).values(**self._stored(payout)))
 
     async def get_payout(self, payout_id: str, *, lock: bool = False) -> Payout | None:
         return await self._one(Payout, payouts.c.payout_id == payout_id, lock)
@@ -202,7 +230,7 @@ class Repository:
             .mappings()
             .all()
         )
-        return [_load(kind, row, status=TransferStatus) for row in rows]
+        return [self._loaded(kind, row) for row in rows]
 
     async def next_transfer_due(self, kind: type[OutgoingTransfer]) -> datetime | None:
         """When the earliest pending transfer of `kind` falls due (read from its partial index)."""
@@ -226,12 +254,12 @@ class Repository:
         query = sa.select(_TABLES[kind]).where(where)
         row = (await self.session.execute(query.with_for_update() if lock else query)).mappings()
         found = row.first()
-        return None if found is None else _load(kind, found, status=TransferStatus)
+        return None if found is None else self._loaded(kind, found)
 
     async def _save(self, where: sa.ColumnElement[bool], transfer: OutgoingTransfer) -> None:
         table = _TABLES[type(transfer)]
         await self.session.execute(
-            sa.update(table).where(where).values(**_columns(transfer), updated_at=sa.func.now())
+            sa.update(table).where(where).values(**self._stored(transfer), updated_at=sa.func.now())
         )
 
 

@@ -101,7 +101,7 @@ payouts = sa.Table(
     metadata,
     sa.Column("payout_id", sa.String(128), primary_key=True),
     sa.Column("user_id", sa.String(128), nullable=False, index=True),
-    sa.Column("iban", sa.String(34), nullable=False),
+    sa.Column("iban", sa.String(255), nullable=False),  # sealed (shared.sealing)
     sa.Column("gateway", sa.String(32), nullable=False),
     *_transfer_columns(),
     sa.CheckConstraint("amount > 0", name="positive_amount"),

@@ -11,8 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from shared.db import Database
+from shared.sealing import ring_of
 
 from payments import metrics
+from payments.adapters.repository import iban_context
 from payments.adapters.tables import (
     account_balances,
     ledger_entries,
@@ -40,10 +42,17 @@ async def payment(db: Database, payment_id: str) -> dict[str, Any] | None:
 
 
 async def payout(db: Database, payout_id: str) -> dict[str, Any] | None:
-    found = await _one(db, sa.select(payouts).where(payouts.c.payout_id == payout_id))
-    if found is not None:
-        found["iban"] = mask(found["iban"])  # a read API is no place for a full account number
-    return found
+    async with db.transaction() as session:
+        row = (
+            (await session.execute(sa.select(payouts).where(payouts.c.payout_id == payout_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        iban = ring_of(session).open(row["iban"], iban_context(row))
+    # a read API is no place for a full account number
+    return {**_jsonable(row), "iban": mask(iban)}
 
 
 async def refund(db: Database, refund_id: str) -> dict[str, Any] | None:

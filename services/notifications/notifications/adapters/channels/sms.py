@@ -5,7 +5,8 @@ sample answer in https://github.com/kavenegar/kavenegar-node's README).
 `message` and `sender` (the sending line, optional when the account has a default). The answer
 is JSON whose `return.status` is 200 on success, anything else with `return.message` saying why;
 `entries` lists the messages queued. The API key sits in the URL path, so it is never written to
-an error message.
+an error message. An error keeps Kavenegar's documented status code, not its `message` text or
+any other part of the answer: what the provider (or anything in between) wrote is not stored.
 """
 
 from __future__ import annotations
@@ -39,20 +40,22 @@ class KavenegarSms:
             answer = await self.http.post(self.url, data=form)
         except httpx.HTTPError as exc:
             raise ChannelError(self._redacted(f"sms: {type(exc).__name__}: {exc}")) from exc
-        status, message = _return(answer)
+        status = _status(answer)
+        if status is None:
+            raise ChannelError(f"sms: HTTP {answer.status_code} with an unreadable answer")
         if status != ACCEPTED:
             # Kavenegar's refusals (no credit, a blocked line, …) are fixed by an operator, not
             # by the message: they are retried on the normal schedule, then recorded as failed.
-            raise ChannelError(self._redacted(f"kavenegar {status}: {message}"))
+            raise ChannelError(f"kavenegar {status}")
 
     def _redacted(self, text: str) -> str:
         return text.replace(self.api_key, "***")
 
 
-def _return(answer: httpx.Response) -> tuple[int | None, str]:
+def _status(answer: httpx.Response) -> int | None:
+    """The answer's `return.status` (None when the answer is not Kavenegar's JSON)."""
     try:
         document: Any = answer.json()
-        outcome = document["return"]
-        return int(outcome["status"]), str(outcome.get("message", ""))
+        return int(document["return"]["status"])
     except (ValueError, KeyError, TypeError):
-        return None, f"HTTP {answer.status_code} with an unreadable answer"
+        return None

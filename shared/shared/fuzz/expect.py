@@ -1,0 +1,102 @@
+"""What the suite must do with a record, predicted with the contract's own decoding and models,
+in the order the runtime reads a record (`Runtime._prepare`): too large, not JSON, not a
+CloudEvent, a type unknown on its topic, an event whose data fails its model — each dead-lettered
+by every service that consumes the topic — and a command (or an unknown type on a command topic),
+which must be answered with a `CommandResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from shared.contract.envelope import CloudEvent, EnvelopeError, decode
+from shared.contract.registry import COMMAND_TOPICS, spec
+from shared.messaging.inbox import fingerprint
+from shared.messaging.outbox import MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class Expected:
+    #: the `x-dlq-reason` each consumer of the topic must dead-letter the record with
+    dead_letter: str | None = None
+    #: the command id that must get a `CommandResult`
+    answer: str | None = None
+
+
+def read(value: bytes | None) -> CloudEvent | str:
+    """The record's CloudEvent, or the dead-letter reason it cannot be read with. A JSON text
+    nested deeper than the parser's recursion limit cannot be parsed: `not_json`."""
+    try:
+        return decode(value)
+    except EnvelopeError as exc:
+        return exc.reason
+    except RecursionError:
+        return "not_json"
+
+
+def expected(topic: str, value: bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> Expected:
+    if len(value or b"") > max_bytes:
+        return Expected("too_large")
+    event = read(value)
+    if isinstance(event, str):
+        return Expected(event)
+    found = spec(event.type)
+    answered = event.id if topic in COMMAND_TOPICS else None
+    if found is None or found.topic != topic:
+        return Expected("unknown_type", answered)
+    if found.kind == "command":
+        return Expected(None, answered)
+    try:
+        found.model.model_validate(event.data)
+    except ValidationError:
+        return Expected("invalid_data")
+    return Expected()
+
+
+def trusted(topic: str, value: bytes | None) -> bool:
+    """Would a consumer of `topic` act on this record: an event of the topic's type whose data
+    passes its model? (What a money topic must never be sent while events are not signed.)"""
+    if len(value or b"") > MAX_MESSAGE_BYTES:
+        return False
+    event = read(value)
+    if isinstance(event, str):
+        return False
+    found = spec(event.type)
+    if found is None or found.topic != topic or found.kind != "event":
+        return False
+    try:
+        found.model.model_validate(event.data)
+    except ValidationError:
+        return False
+    return True
+
+
+#: records that stall a consumer today (reported bugs, not fixed here): the runtime cannot
+#: even answer them `internal_error`, and the `PermanentFailure` of that answer leaves
+#: `Runtime.receive_batch`, so the batch is fetched again forever
+KNOWN_STALLS = {
+    "nul_in_command_id": "a command whose id holds a NUL (PostgreSQL refuses it in the inbox)",
+    "unencodable_command": "a command whose data holds a lone surrogate (`inbox.fingerprint` "
+    "cannot encode it)",
+}
+
+
+def known_stall(topic: str, value: bytes | None) -> str | None:
+    """Which of `KNOWN_STALLS` this record is, if any: a command of its topic's types that the
+    runtime can neither handle nor answer."""
+    if len(value or b"") > MAX_MESSAGE_BYTES:
+        return None
+    event = read(value)
+    if isinstance(event, str):
+        return None
+    found = spec(event.type)
+    if found is None or found.topic != topic or found.kind != "command":
+        return None
+    if "\x00" in event.id:
+        return "nul_in_command_id"
+    try:
+        fingerprint(event)
+    except UnicodeEncodeError:
+        return "unencodable_command"
+    return None
