@@ -1,5 +1,5 @@
-"""`make fuzz` as a smoke test: `python -m shared.fuzz --records 3000` starts its own suite,
-sends 3,000 hostile records over every consumed topic, and every check of the run passes (exit
+"""`make fuzz` as a smoke test: `python -m shared.fuzz --records 2000` starts its own suite,
+sends 2,000 hostile records over every consumed topic, and every check of the run passes (exit
 status 0): no stall, no crash, no money moved, every service answering, RSS under the limit,
 every unreadable record dead-lettered with its headers, every command answered.
 
@@ -8,11 +8,6 @@ Nothing here depends on the machine's speed. The waits are bounded (a stall is n
 shared with another test worker an answer may take more than a second without anything being
 wrong. So the smoke checks that every service answers, and the full `make fuzz` (idle machine,
 1 s) checks how fast. The figures are in the table either way.
-
-`--skip-known-stalls`: two kinds of command stall a consumer today (bugs reported with issue 12,
-in `shared.messaging`; see `shared.fuzz.expect.KNOWN_STALLS`). They are drawn but not sent (the
-test asserts that some were: the exclusion is visible). `shared/tests/test_known_stalls.py`
-reproduces both as strict expected failures: once they pass, this flag goes.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-RECORDS = 3000
+RECORDS = 2000
 SERVICES = {"escrow", "payments", "disputes", "notifications"}
 
 
@@ -48,7 +43,6 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Completed
             "60",
             "--drain-timeout",
             "180",
-            "--skip-known-stalls",
         ],
         capture_output=True,
         text=True,
@@ -93,12 +87,6 @@ def test_dead_letters_and_answers_were_read(fuzz):
     assert results["commands_answered"] == results["commands_owed"]
     assert {p["service"] for p in results["probes"]} == SERVICES
     assert all(p["slowest_s"] is not None for p in results["probes"])
-
-
-def test_the_known_stalls_were_drawn_and_held_back(fuzz):
-    _, results = fuzz
-    assert results["known_stalls_sent"] == {}
-    assert sum(results["known_stalls_skipped"].values()) > 0
 
 
 def test_the_suite_was_stopped(fuzz):

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from shared.contract.envelope import CloudEvent, EnvelopeError, decode
 from shared.contract.registry import COMMAND_TOPICS, spec
-from shared.messaging.inbox import fingerprint
 from shared.messaging.outbox import MAX_MESSAGE_BYTES
 
 
@@ -70,33 +69,3 @@ def trusted(topic: str, value: bytes | None) -> bool:
     except ValidationError:
         return False
     return True
-
-
-#: records that stall a consumer today (reported bugs, not fixed here): the runtime cannot
-#: even answer them `internal_error`, and the `PermanentFailure` of that answer leaves
-#: `Runtime.receive_batch`, so the batch is fetched again forever
-KNOWN_STALLS = {
-    "nul_in_command_id": "a command whose id holds a NUL (PostgreSQL refuses it in the inbox)",
-    "unencodable_command": "a command whose data holds a lone surrogate (`inbox.fingerprint` "
-    "cannot encode it)",
-}
-
-
-def known_stall(topic: str, value: bytes | None) -> str | None:
-    """Which of `KNOWN_STALLS` this record is, if any: a command of its topic's types that the
-    runtime can neither handle nor answer."""
-    if len(value or b"") > MAX_MESSAGE_BYTES:
-        return None
-    event = read(value)
-    if isinstance(event, str):
-        return None
-    found = spec(event.type)
-    if found is None or found.topic != topic or found.kind != "command":
-        return None
-    if "\x00" in event.id:
-        return "nul_in_command_id"
-    try:
-        fingerprint(event)
-    except UnicodeEncodeError:
-        return "unencodable_command"
-    return None

@@ -35,9 +35,6 @@ class Options:
     lag_interval_s: float = 2.0
     #: after the last check, before the final RSS reading
     settle_s: float = 5.0
-    #: send none of the records that stall a consumer today (`expect.KNOWN_STALLS`), so that
-    #: everything else can be checked past those known bugs; off by default
-    skip_known_stalls: bool = False
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -70,12 +67,6 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--huge-share", type=float, default=Options.huge_share)
     parser.add_argument("--rss-limit-mb", type=float, default=Options.rss_limit_mb)
-    parser.add_argument(
-        "--skip-known-stalls",
-        action="store_true",
-        help="send none of the records known to stall a consumer today (see the report), so "
-        "that the rest of the checks can be made past those bugs",
-    )
     args = parser.parse_args(argv)
     if args.records < 1:
         parser.error("--records is at least 1")
@@ -90,5 +81,4 @@ def parse(argv: list[str] | None = None) -> Options:
         stall_s=args.stall_after,
         huge_share=args.huge_share,
         rss_limit_mb=args.rss_limit_mb,
-        skip_known_stalls=args.skip_known_stalls,
     )

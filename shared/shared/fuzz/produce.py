@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from shared.contract.registry import on_wire
-from shared.fuzz.expect import expected, known_stall
+from shared.fuzz.expect import expected
 from shared.fuzz.records import Draft, Generator
 from shared.fuzz.topics import Topics
 
@@ -34,10 +34,6 @@ class Tally:
     #: command ids owed a `CommandResult`
     answers_due: set[str] = field(default_factory=set)
     send_errors: Counter[str] = field(default_factory=Counter)
-    #: records sent that stall a consumer today (`expect.KNOWN_STALLS`), by kind
-    known_stalls: Counter[str] = field(default_factory=Counter)
-    #: records drawn and not sent for that reason (`--skip-known-stalls`)
-    skipped: Counter[str] = field(default_factory=Counter)
     bytes_sent: int = 0
     largest: int = 0
     elapsed_s: float = 0.0
@@ -57,8 +53,6 @@ class Tally:
             self.dead_letters_due[(draft.topic, owed.dead_letter)] += consumers
         if owed.answer:
             self.answers_due.add(owed.answer)
-        if stall := known_stall(draft.topic, draft.value):
-            self.known_stalls[stall] += 1
 
 
 async def produce(
@@ -109,7 +103,6 @@ async def produce(
             if index % 1000 == 999:
                 on_progress(index + 1)
         await producer.flush()
-        tally.skipped = Counter(generator.skipped)
     finally:
         await producer.stop()
     tally.elapsed_s = time.perf_counter() - started

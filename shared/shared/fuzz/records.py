@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from shared.contract.base import Actor, Command, Role
 from shared.contract.envelope import CONTENT_TYPE
 from shared.contract.registry import SPECS, MessageModel
-from shared.fuzz.expect import known_stall, trusted
+from shared.fuzz.expect import trusted
 from shared.fuzz.tokens import Tokens
 from shared.fuzz.topics import Topics
 from shared.fuzz.values import JSON, Values
@@ -62,7 +61,6 @@ class Generator:
         *,
         huge_share: float,
         huge_max: int,
-        skip_known_stalls: bool = False,
     ) -> None:
         self.rng = rng
         self.topics = topics
@@ -70,23 +68,11 @@ class Generator:
         self.tokens = tokens
         self.huge_share = huge_share
         self.huge_max = huge_max
-        self.skip_known_stalls = skip_known_stalls
-        #: records drawn and not sent (`skip_known_stalls`), by `KNOWN_STALLS` kind
-        self.skipped: Counter[str] = Counter()
         self.names = topics.names
         self.other_types = sorted(t for t, s in SPECS.items() if s.kind != "result")
 
     def draft(self, index: int) -> Draft:
-        """Record `index`: topics in turn (so every topic gets its share), a weighted category;
-        with `skip_known_stalls`, drawn again while it is one of `expect.KNOWN_STALLS`."""
-        while True:
-            found = self._draw(index)
-            stall = known_stall(found.topic, found.value) if self.skip_known_stalls else None
-            if stall is None:
-                return found
-            self.skipped[stall] += 1
-
-    def _draw(self, index: int) -> Draft:
+        """Record `index`: topics in turn (so every topic gets its share), a weighted category."""
         r = self.rng
         topic = self.names[index % len(self.names)]
         category = r.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]

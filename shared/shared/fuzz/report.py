@@ -9,8 +9,6 @@ from typing import Any
 from shared.bench.resources import BENCH, MB
 from shared.cli.reconcile import table as books_table
 from shared.fuzz.checks import Check
-from shared.fuzz.expect import KNOWN_STALLS
-from shared.fuzz.produce import Tally
 from shared.fuzz.records import CATEGORIES
 from shared.fuzz.run import Run
 
@@ -66,25 +64,12 @@ def _sent(run: Run) -> list[str]:
         f"{tally.bytes_sent / MB:,.0f} MB in {tally.elapsed_s:.0f} s, "
         f"largest record {tally.largest:,} bytes"
     )
-    lines += _stalls(tally)
     for category in cats:
         kinds = sorted(((n, k) for (c, k), n in tally.kinds.items() if c == category), reverse=True)
         text = ", ".join(f"{k} {n:,}" for n, k in kinds[:14])
         more = f", … {len(kinds) - 14} more kinds" if len(kinds) > 14 else ""
         lines.append(f"  ({category}) {text}{more}")
     return lines
-
-
-def _stalls(tally: Tally) -> list[str]:
-    found = []
-    for kind, what in KNOWN_STALLS.items():
-        if tally.skipped[kind]:
-            found.append(f"  not sent (--skip-known-stalls): {tally.skipped[kind]:,} × {what}")
-        if tally.known_stalls[kind]:
-            found.append(
-                f"  sent, known to stall a consumer: {tally.known_stalls[kind]:,} × {what}"
-            )
-    return found
 
 
 def _dead_letters(run: Run) -> list[str]:
@@ -197,8 +182,6 @@ def as_json(run: Run, checks: list[Check]) -> dict[str, Any]:
         "sent": {f"{t} {c}": n for (t, c), n in sorted(tally.sent.items())} if tally else {},
         "kinds": {f"{c} {k}": n for (c, k), n in sorted(tally.kinds.items())} if tally else {},
         "bytes_sent": tally.bytes_sent if tally else 0,
-        "known_stalls_sent": dict(tally.known_stalls) if tally else {},
-        "known_stalls_skipped": dict(tally.skipped) if tally else {},
         "dead_letters": {
             f"{t} {r} {s}": n for (t, r, s), n in sorted(outcomes.dead_letters.items())
         }

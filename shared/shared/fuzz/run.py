@@ -171,7 +171,6 @@ class Fuzz:
             Tokens(rng, self.suite.private_key_pem),
             huge_share=o.huge_share,
             huge_max=o.huge_max,
-            skip_known_stalls=o.skip_known_stalls,
         )
         self.resources.begin("fuzz")
         sending = asyncio.create_task(
@@ -264,6 +263,5 @@ class Fuzz:
             "var_dir": str(self.suite.stack.config.var_dir),
             "pids": self.suite.pids,
             "settings": "as shipped (make run)",
-            "skip_known_stalls": o.skip_known_stalls,
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         }

@@ -380,7 +380,9 @@ class Runtime:
 
     async def _fail_for_good(self, item: Incoming, error: str) -> None:
         """Dead-letter a record whose handling kept failing; a command is answered
-        `internal_error` (once: the answer is remembered, so a redelivery replays it)."""
+        `internal_error` (once: the answer is remembered, so a redelivery replays it). Never
+        raises but to stop: when even the answer cannot be stored, the record is dead-lettered
+        unanswered."""
         record = item.record
         log.error("dead-lettering %s@%s after failures: %s", record.topic, record.offset, error)
         outcome = Outcome(dead=[item.failed(error)])
@@ -400,9 +402,18 @@ class Runtime:
                         outcome.answer(*self._answer(result, event))
                         await stage(session, outcome.staged)
 
-            await retrying(
-                answer, self.retry, on_retry=self._note_retry(item.record), stopping=self.stopping
-            )
+            try:
+                await retrying(
+                    answer,
+                    self.retry,
+                    on_retry=self._note_retry(item.record),
+                    stopping=self.stopping,
+                )
+            except PermanentFailure as exc:
+                # never let this leave: the batch would be fetched again, forever, and every
+                # record behind it on its partition would wait; the dead letter says what it was
+                log.error("could not answer %s internal_error: %s", event.id[:80], exc)
+                outcome = Outcome(dead=[item.failed(error)])
         await self._settle(outcome)
 
     async def _decide(
