@@ -10,7 +10,7 @@ tests run with millisecond backoff.
 from datetime import timedelta
 from typing import Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from shared.settings import ServiceSettings
 
 from payments.domain.retry import RetrySchedule
@@ -27,6 +27,9 @@ class PaymentsSettings(ServiceSettings):
     #: ISO 4217 codes this deployment accepts (JSON list in the environment)
     accepted_currencies: list[str] = ["IRR", "USD"]
     public_url: str = "http://127.0.0.1:8002"
+    #: the largest callback body taken (1 KiB–1 MiB; a gateway's callback is a few hundred
+    #: bytes): a longer one is answered 413, unread when its Content-Length announces it
+    callback_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
 
     payment_gateway: Literal["sandbox", "zarinpal"] = "sandbox"
     payout_gateway: Literal["sandbox"] = "sandbox"

@@ -10,13 +10,12 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from shared.db import Database
+from shared.http import answers_bad_input, path_id, query_limit, query_text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from disputes.adapters import queries
-
-MAX_LIMIT = 500
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
@@ -24,33 +23,28 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 
 
 def _filter(request: Request) -> queries.DisputeFilter:
-    params = request.query_params
-    limit = params.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return queries.DisputeFilter(
-        escrow_id=params.get("escrow_id"),
-        party=params.get("party"),
-        arbiter=params.get("arbiter"),
-        state=params.get("state"),
-        limit=int(limit),
+        escrow_id=query_text(request, "escrow_id"),
+        party=query_text(request, "party"),
+        arbiter=query_text(request, "arbiter"),
+        state=query_text(request, "state"),
+        limit=query_limit(request),
     )
 
 
 def routes(db: Database) -> list[Route]:
+    @answers_bad_input
     async def dispute(request: Request) -> JSONResponse:
-        dispute_id = request.path_params["dispute_id"]
+        dispute_id = path_id(request, "dispute_id")
         async with db.transaction() as session:
             found = await queries.dispute(session, dispute_id)
         if found is None:
             return _json({"error": "not_found", "dispute_id": dispute_id}, 404)
         return _json(found)
 
+    @answers_bad_input
     async def search(request: Request) -> JSONResponse:
-        try:
-            where = _filter(request)
-        except ValueError as error:
-            return _json({"error": "malformed", "message": str(error)}, 400)
+        where = _filter(request)
         async with db.transaction() as session:
             return _json({"disputes": await queries.summaries(session, where)})
 

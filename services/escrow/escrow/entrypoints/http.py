@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from shared.db import Database
+from shared.http import answers_bad_input, path_id
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,8 +21,9 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 
 
 def routes(db: Database) -> list[Route]:
+    @answers_bad_input
     async def escrow(request: Request) -> JSONResponse:
-        escrow_id = request.path_params["escrow_id"]
+        escrow_id = path_id(request, "escrow_id")
         async with db.transaction() as session:
             found = await EscrowRepository(session).get(escrow_id, lock=False)
             if found is None:
@@ -29,8 +31,9 @@ def routes(db: Database) -> list[Route]:
             records = await queries.escrow_records(session, escrow_id)
         return _json({"escrow": wire.snapshot(found).model_dump(mode="json"), **records})
 
+    @answers_bad_input
     async def contract(request: Request) -> JSONResponse:
-        contract_id = request.path_params["contract_id"]
+        contract_id = path_id(request, "contract_id")
         async with db.transaction() as session:
             row = await queries.contract_row(session, contract_id)
             if row is None:

@@ -1,5 +1,7 @@
 """The delivery log's read API: `GET /deliveries?event_id=&user_id=&status=&limit=` and
-`GET /deliveries/{id}`. Read-only; `escrowctl notifications` reads it."""
+`GET /deliveries/{id}`. Read-only; `escrowctl notifications` reads it. The id is taken as text and
+read by `shared.http`, so that an id no delivery can have (beyond bigint, not a number) is
+answered 404 in JSON like any other."""
 
 from __future__ import annotations
 
@@ -8,42 +10,37 @@ from datetime import datetime
 from typing import Any
 
 from shared.db import Database
+from shared.http import answers_bad_input, path_integer_id, query_limit, query_text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from notifications.views import delivery_entry, delivery_log
 
-MAX_LIMIT = 500
-
 
 def routes(db: Database) -> list[BaseRoute]:
+    @answers_bad_input
     async def list_deliveries(request: Request) -> Response:
-        params = request.query_params
-        try:
-            limit = min(int(params.get("limit", "100")), MAX_LIMIT)
-        except ValueError:
-            return _json({"error": "limit must be an integer"}, 400)
+        event_id, user_id = query_text(request, "event_id"), query_text(request, "user_id")
+        status, limit = query_text(request, "status"), query_limit(request)
         async with db.transaction() as session:
             found = await delivery_log(
-                session,
-                event_id=params.get("event_id"),
-                user_id=params.get("user_id"),
-                status=params.get("status"),
-                limit=limit,
+                session, event_id=event_id, user_id=user_id, status=status, limit=limit
             )
         return _json({"deliveries": found})
 
+    @answers_bad_input
     async def one_delivery(request: Request) -> Response:
+        delivery_id = path_integer_id(request, "delivery_id")
         async with db.transaction() as session:
-            found = await delivery_entry(session, request.path_params["delivery_id"])
+            found = await delivery_entry(session, delivery_id)
         if found is None:
-            return _json({"error": "no such delivery"}, 404)
+            return _json({"error": "not_found", "delivery_id": delivery_id}, 404)
         return _json(found)
 
     return [
         Route("/deliveries", list_deliveries, methods=["GET"]),
-        Route("/deliveries/{delivery_id:int}", one_delivery, methods=["GET"]),
+        Route("/deliveries/{delivery_id}", one_delivery, methods=["GET"]),
     ]
 
 

@@ -2,7 +2,11 @@
 
 `POST|GET /callbacks/{gateway}`: a gateway's callback (the sandbox POSTs signed JSON; Zarinpal
 sends the payer's browser back with a GET). Refused callbacks answer 4xx and record nothing; a
-gateway that cannot confirm now answers 502, and the callback may be repeated.
+gateway that cannot confirm now answers 502, and the callback may be repeated. A body longer than
+`CALLBACK_MAX_BODY_BYTES` is answered 413: unread when its Content-Length says so, else once the
+bytes read pass the limit, so no more than the limit and one chunk is ever held.
+
+Ids and query parameters are taken as every service takes them (`shared.http`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shared.http import BadInput, Endpoint, answers_bad_input, path_id, query_texts, whole_number
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,17 +31,31 @@ log = logging.getLogger(__name__)
 View = Callable[..., Awaitable[dict[str, Any] | None]]
 
 
+class CallbackTooLarge(BadInput):
+    """Answered on the connection kept open: the server reads the rest of the body and drops it
+    (a connection closed on unread bytes is reset, and the client may never read the 413)."""
+
+    status_code = 413
+    error = "too_large"
+
+
 def routes(deps: Dependencies) -> list[BaseRoute]:
+    @answers_bad_input
     async def callback(request: Request) -> Response:
         name = request.path_params["gateway"]
         gateway = deps.gateways.by_name.get(name)
         if gateway is None:
             return JSONResponse({"error": f"no gateway {name!r}"}, status_code=404)
+        try:
+            body = await bounded_body(request, deps.settings.callback_max_body_bytes)
+        except CallbackTooLarge as exc:
+            log.warning("refused %s callback from %s: %s", name, _peer(request), exc)
+            raise
         incoming = IncomingCallback(
             method=request.method,
-            query=dict(request.query_params),
+            query=query_texts(request),
             headers={k.lower(): v for k, v in request.headers.items()},
-            body=await request.body(),
+            body=body,
         )
         try:
             payment = await funding.record_callback(gateway, incoming, deps)
@@ -50,9 +69,10 @@ def routes(deps: Dependencies) -> list[BaseRoute]:
             return JSONResponse({"error": "gateway_unavailable"}, status_code=502)
         return JSONResponse(funding.describe(payment))
 
-    def read(view: View, param: str) -> Callable[[Request], Awaitable[Response]]:
+    def read(view: View, param: str) -> Endpoint:
+        @answers_bad_input
         async def endpoint(request: Request) -> Response:
-            found = await view(deps.db, request.path_params[param])
+            found = await view(deps.db, path_id(request, param))
             if found is None:
                 return JSONResponse({"error": "not_found"}, status_code=404)
             return JSONResponse(found)
@@ -70,6 +90,19 @@ def routes(deps: Dependencies) -> list[BaseRoute]:
         Route("/refunds/{refund_id}", read(views.refund, "refund_id")),
         Route("/ledger/totals", totals),
     ]
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, or `CallbackTooLarge` as soon as it is known to pass `limit` bytes."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and whole_number(announced, limit) is None:
+        raise CallbackTooLarge(f"a callback body is at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise CallbackTooLarge(f"a callback body is at most {limit} bytes")
+    return bytes(body)
 
 
 def _peer(request: Request) -> str:
