@@ -72,13 +72,17 @@ class ServiceSpec:
     #: keeps values sealed at rest (the settings' SEALS_AT_REST): reads SEALING_KEYS from the
     #: Secret `<service>-sealing`, key `keys`
     seals: bool = False
+    #: sends mail: SMTP_HOST, SMTP_PORT, SMTP_USERNAME and SMTP_PASSWORD from the Secret
+    #: `<service>-smtp` (keys host, port, username, password), STARTTLS on (production refuses
+    #: SMTP without it, or on the pod's own host)
+    mails: bool = False
 
 
 SERVICES = (
     ServiceSpec("escrow", escrow.CONTEXT, 8001),
     ServiceSpec("payments", payments.CONTEXT, 8002, seals=True),
     ServiceSpec("disputes", disputes.CONTEXT, 8003),
-    ServiceSpec("notifications", "notifications", 8004, seals=True),
+    ServiceSpec("notifications", "notifications", 8004, seals=True, mails=True),
 )
 EVENTS_BY_CONTEXT = {
     m.CONTEXT: [e.TOPIC for e in m.EVENTS] for m in (escrow, payments, disputes, directory)
@@ -271,7 +275,19 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
         },
         {"name": "TMPDIR", "value": "/tmp"},
         *([secret_env("SEALING_KEYS", f"{s.name}-sealing", "keys")] if s.seals else []),
+        *(smtp_env(s) if s.mails else []),
     ]
+
+
+def smtp_env(s: ServiceSpec) -> list[dict[str, Any]]:
+    secret = f"{s.name}-smtp"
+    return [
+        *(secret_env(f"SMTP_{key.upper()}", secret, key) for key in SMTP_SECRET_KEYS),
+        {"name": "SMTP_STARTTLS", "value": "true"},
+    ]
+
+
+SMTP_SECRET_KEYS = ("host", "port", "username", "password")
 
 
 ENV_FROM = [{"configMapRef": {"name": "escrow-suite-settings"}}]

@@ -167,6 +167,28 @@ def test_a_service_that_seals_at_rest_gets_its_keys_from_a_secret_in_pod_and_job
             assert keys is None
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_notifications_mails_through_an_smtp_server_named_by_a_secret_with_starttls(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    # production refuses SMTP without STARTTLS or on the pod's own host: before this, the pod
+    # had no SMTP_* at all and would not have started
+    from notifications.settings import NotificationsSettings
+
+    (app,) = find(rendered[overlay], "Deployment", "notifications")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    found = env_of(app)
+    for key in ("host", "port", "username", "password"):
+        name = f"SMTP_{key.upper()}"
+        assert name.lower() in NotificationsSettings.model_fields
+        assert found[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "notifications-smtp",
+            "key": key,
+        }
+    assert found["SMTP_STARTTLS"]["value"] == "true"
+
+
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     """A Kubernetes label selector (matchLabels, matchExpressions In/NotIn/Exists) on labels."""
     if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
