@@ -73,10 +73,12 @@ async def test_flow_4_a_payment_for_an_escrow_cancelled_meanwhile_is_refunded(ma
     await market.reconciled()
 
 
-async def test_flow_6_two_hundred_concurrent_lifecycles_end_in_the_right_state(market):
+async def test_flow_6_a_hundred_and_twenty_concurrent_lifecycles_end_in_the_right_state(market):
+    # 40 in flight at a time, every ending and kind many times over; 120 rather than 200 keeps
+    # make test under its 10 minutes on 2 cores (the count adds time, not coverage)
     rng = random.Random(6)
     endings = ["released", "refunded", "settled", "cancelled"]
-    plans = [(n, rng.choice(endings), rng.choice(list(wire.EscrowKind))) for n in range(200)]
+    plans = [(n, rng.choice(endings), rng.choice(list(wire.EscrowKind))) for n in range(120)]
     gate = asyncio.Semaphore(40)
 
     async def lifecycle(n: int, ending: str, kind: wire.EscrowKind) -> str:
