@@ -33,7 +33,7 @@ run: install
 ## Every test: unit, integration over the real broker and database, end to end (two workers,
 ## one file each at a time; each worker starts its own PostgreSQL and Tansu).
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n 3 --dist loadfile $(PYTEST_ARGS)
 
 ## Benchmark the suite as shipped, on its own ports in var/bench: one table, var/bench/bench.json.
 bench: install
