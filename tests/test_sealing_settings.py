@@ -7,19 +7,12 @@ from escrow.settings import EscrowSettings
 from notifications.settings import NotificationsSettings
 from payments.settings import PaymentsSettings
 from shared.sealing import DEV_SEALING_KEYS, new_key
+from shared.testing.production import production_settings
 
-PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-    "actor_token_audience": "escrow-suite",
-    "actor_token_issuer": "https://id.marketplace.example",
-    "kafka_security_protocol": "SASL_SSL",
-    "database_url": "postgresql+asyncpg://svc:hunter2-password@db.internal:5432/svc",
-    "sandbox_secret": "a-real-sandbox-secret",
-    # notifications: production email goes over STARTTLS to a mail server (the others ignore it)
-    "smtp_host": "smtp.mail.example",
-    "smtp_starttls": True,
-}
+PRODUCTION = production_settings(
+    without=("sealing_keys",),
+    database_url="postgresql+asyncpg://svc:hunter2-password@db.internal:5432/svc",
+)
 
 
 @pytest.mark.parametrize("settings", [PaymentsSettings, NotificationsSettings])

@@ -122,6 +122,9 @@ def test_escrowctl_drives_the_escrow_service(suite):
     assert shown["escrow"]["amount"] == 250_000
 
 
+# the demo is some forty `escrowctl` processes, each importing the suite and joining the broker:
+# a minute alone, over three on 2 cores busy with two other test workers
+@pytest.mark.timeout(480)
 def test_make_demo_plays_the_story_and_the_books_reconcile(suite):
     env = {**os.environ, "ESCROW_VAR_DIR": str(suite["var"])}
     done = subprocess.run(

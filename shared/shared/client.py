@@ -14,12 +14,22 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from shared.auth import sign_actor_token
+from shared.contract import registry
 from shared.contract.base import Command
-from shared.contract.envelope import CONTENT_TYPE, CloudEvent, EnvelopeError, decode, new_event
+from shared.contract.envelope import (
+    CONTENT_TYPE,
+    CloudEvent,
+    EnvelopeError,
+    decode,
+    new_event,
+    read,
+)
 from shared.contract.registry import COMMAND_RESULTS, off_wire, on_wire
 from shared.contract.results import CommandResult
+from shared.signing import BadSignature, DevelopmentKeyring, Keyring
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +38,25 @@ STOP_WAIT_S = 5.0
 
 
 class Watcher:
-    """Reads topics from their beginning in the background (no consumer group, no rebalance)."""
+    """Reads topics from their beginning in the background (no consumer group, no rebalance).
 
-    def __init__(self, bootstrap_servers: str, topics: Iterable[str], *, prefix: str = "") -> None:
+    A command's result is taken only from the service that answers its type: signed by one of
+    that service's keys in `keyring`, with its name as `source`; anything else on
+    `command-results` is ignored (anyone who can write the topic could have written it)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Iterable[str],
+        *,
+        prefix: str = "",
+        keyring: Keyring | None = None,
+    ) -> None:
         self.prefix = prefix
+        self.keyring = keyring or DevelopmentKeyring()
         self.records: list[ConsumerRecord[bytes, bytes]] = []
+        #: the first genuine answer to each command id, verified once as it arrives
+        self._results: dict[str, CommandResult] = {}
         self._changed = asyncio.Condition()
         self._consumer = AIOKafkaConsumer(
             *(on_wire(t, prefix) for t in topics),
@@ -65,6 +89,8 @@ class Watcher:
         async for record in self._consumer:
             async with self._changed:
                 self.records.append(record)
+                if off_wire(record.topic, self.prefix) == COMMAND_RESULTS:
+                    self._note_answer(record.value)
                 self._changed.notify_all()
 
     def events(self, topic: str) -> list[CloudEvent]:
@@ -91,14 +117,24 @@ class Watcher:
                 return result
 
     async def result_of(self, command_id: str, timeout: float = 20.0) -> CommandResult:
-        def match() -> CommandResult | None:
-            for event in self.events(COMMAND_RESULTS):
-                if event.data.get("command_id") == command_id:
-                    return CommandResult.model_validate(event.data)
-            return None
-
-        result: CommandResult = await self.wait_for(match, timeout)
+        result: CommandResult = await self.wait_for(lambda: self._results.get(command_id), timeout)
         return result
+
+    def _note_answer(self, value: bytes | None) -> None:
+        """Keep the record if it is a command result of the service that answers its type."""
+        try:
+            event, document = read(value)
+            spec = registry.spec(event.type)
+            if spec is None or spec.kind != "result" or spec.producer != event.source:
+                return
+            self.keyring.verify(document, spec.producer)
+            result = CommandResult.model_validate(event.data)
+        except (EnvelopeError, ValidationError):
+            return
+        except BadSignature as exc:
+            log.warning("ignoring a command result that is not its service's: %s", exc)
+            return
+        self._results.setdefault(result.command_id, result)
 
 
 class SuiteClient:
@@ -112,13 +148,16 @@ class SuiteClient:
         private_key_pem: str | None = None,
         source: str = "escrowctl",
         watch: Iterable[str] = (),
+        keyring: Keyring | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.prefix = prefix
         self.private_key_pem = private_key_pem
         self.source = source
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers.split(","), acks="all")
-        self.watcher = Watcher(bootstrap_servers, {COMMAND_RESULTS, *watch}, prefix=prefix)
+        self.watcher = Watcher(
+            bootstrap_servers, {COMMAND_RESULTS, *watch}, prefix=prefix, keyring=keyring
+        )
 
     async def __aenter__(self) -> SuiteClient:
         await self.producer.start()

@@ -272,6 +272,8 @@ def build_service(
             leeway_s=settings.actor_token_leeway_s,
             max_lifetime_s=settings.actor_token_max_lifetime_s,
         ),
+        signer=settings.signer(),
+        keyring=settings.keyring(),
         refusals=refusals,
         retry=RetryPolicy(
             initial_delay=settings.retry_initial_delay_ms / 1000,

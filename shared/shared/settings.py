@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from shared.sealing import DEV_SEALING_KEYS, KeyRing
+from shared.signing import DevelopmentKeyring, Keyring, Signer, SigningError, is_development_key
 
 _DEV_SEALING_KEY = DEV_SEALING_KEYS.partition("=")[2].rstrip("=")
 
@@ -149,6 +150,13 @@ class ServiceSettings(BaseSettings):
     #: (`python -m shared.sealing` prints a key); outside production the development ring
     sealing_keys: SecretStr | None = None
 
+    #: this service's Ed25519 key signing what it publishes, `<key id>=<base64url 32-byte seed>`
+    #: (`python -m shared.signing <service>` prints one); outside production the development key
+    signing_key: SecretStr | None = None
+    #: every producer's public keys, `<producer>:<key id>=<base64url 32 bytes>,…`: the consumed
+    #: events are verified against them; outside production the development keys
+    event_keys: str | None = None
+
     @property
     def group_id(self) -> str:
         return self.kafka_group_id or self.service_name
@@ -163,7 +171,12 @@ class ServiceSettings(BaseSettings):
         return keys
 
     @field_validator(
-        "actor_token_audience", "actor_token_issuer", *KEY_FILE_SETTINGS, mode="before"
+        "actor_token_audience",
+        "actor_token_issuer",
+        "signing_key",
+        "event_keys",
+        *KEY_FILE_SETTINGS,
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -187,6 +200,40 @@ class ServiceSettings(BaseSettings):
                 f"{name} is not a readable file (a directory, missing, or denied)"
             ) from None
         return value
+
+    def signer(self) -> Signer:
+        """The key this service signs with; its producer name is the service's name."""
+        if self.signing_key is None:
+            return Signer.development(self.service_name)
+        return Signer.parse(self.service_name, self.signing_key.get_secret_value())
+
+    def keyring(self) -> Keyring:
+        return Keyring.parse(self.event_keys) if self.event_keys else DevelopmentKeyring()
+
+    @model_validator(mode="after")
+    def _readable_signing_keys(self) -> ServiceSettings:
+        """Keys that cannot be read fail here, naming the setting (a key's text stays hidden)."""
+        try:
+            self.signer()
+            self.keyring()
+        except SigningError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def _signing_problems(self) -> list[str]:
+        problems = []
+        if self.signing_key is None:
+            problems.append("SIGNING_KEY is required (the key signing what this service publishes)")
+        elif is_development_key(self.service_name, self.signer().key.public_key()):
+            problems.append("the development SIGNING_KEY must not be used")
+        if not self.event_keys:
+            problems.append("EVENT_KEYS is required (the producers' public keys)")
+        else:
+            ring = self.keyring()
+            dev = [f"{p}:{k}" for p, k, _ in ring.public_keys() if _is_dev_entry(ring, p, k)]
+            if dev:
+                problems.append(f"EVENT_KEYS holds development keys ({', '.join(dev)})")
+        return problems
 
     def sealing_ring(self) -> KeyRing | None:
         """The ring of a service that seals values at rest (None for the others)."""
@@ -222,7 +269,7 @@ class ServiceSettings(BaseSettings):
             problems.append("SEALING_KEYS is required (the keys sealing secrets at rest)")
         elif self.sealing_keys and _DEV_SEALING_KEY in self.sealing_keys.get_secret_value():
             problems.append("the development sealing key must not be used")
-        problems += self._kafka_problems() + self._database_problems()
+        problems += self._signing_problems() + self._kafka_problems() + self._database_problems()
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
@@ -243,3 +290,8 @@ class ServiceSettings(BaseSettings):
         if any(is_local_host(host) for host in hosts):
             return ["DATABASE_URL points at this machine (a loopback host or a socket)"]
         return []
+
+
+def _is_dev_entry(ring: Keyring, producer: str, key_id: str) -> bool:
+    key = ring.key(producer, key_id)
+    return key is not None and is_development_key(producer, key)

@@ -14,6 +14,7 @@ from shared.messaging.retry import PermanentFailure, RetryPolicy, is_transient, 
 from shared.service import build_service
 from shared.settings import ServiceSettings
 from shared.testing.harness import settings_for_test
+from shared.testing.production import production_settings
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 ALICE = Actor(user_id="alice", role=Role.EMPLOYER)
@@ -85,14 +86,10 @@ def test_production_refuses_unsafe_settings(dev_keys, tmp_path):
     assert fine.group_id == "service"
 
 
-SAFE_PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-    "actor_token_audience": "escrow-suite",
-    "actor_token_issuer": "https://id.marketplace.example",
-    "kafka_security_protocol": "SASL_SSL",
-    "database_url": "postgresql+asyncpg://escrow@db.internal:5432/escrow",
-}
+SAFE_PRODUCTION = production_settings(
+    without=("sealing_keys",),
+    database_url="postgresql+asyncpg://escrow@db.internal:5432/escrow",
+)
 
 
 @pytest.mark.parametrize(

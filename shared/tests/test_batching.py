@@ -27,12 +27,13 @@ from prometheus_client import REGISTRY
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Message, Role
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import CONTENT_TYPE, CloudEvent, new_event
+from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.escrow import OpenContract
 from shared.contract.registry import COMMAND_RESULTS, dlq, on_wire
 from shared.db import Database
 from shared.messaging.tables import inbox, outbox
 from shared.service import Service
+from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -110,7 +111,7 @@ class Publisher:
         client = self.client
         if event is None:
             command = isinstance(message, OpenContract)
-            event = client.envelope(message) if command else new_event(message, source="tests")
+            event = client.envelope(message) if command else owned_event(message)
         key = key or message.kafka_key()
         delivery = await client.producer.send(
             on_wire(message.TOPIC, client.prefix),

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from shared.auth import ActorTokenVerifier
 from shared.clock import SystemClock
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import new_event
 from shared.db import Database, new_metadata
 from shared.messaging.deadletter import Record
 from shared.messaging.retry import RetryPolicy, failure_text
 from shared.messaging.runtime import HandlerContext, Runtime
 from shared.messaging.tables import metadata as messaging
+from shared.testing.events import owned_event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ async def test_a_data_error_does_not_show_its_parameters(db):
 
 
 def _record(offset: int, **fields: object) -> Record:
-    event = new_event(UserContactUpdated(user_id="u-2", **fields), source="tests")
+    event = owned_event(UserContactUpdated(user_id="u-2", **fields))
     return Record("user-contacts", 0, offset, b"u-2", event.encode())
 
 

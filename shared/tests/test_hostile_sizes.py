@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Role
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import MAX_REFUSAL_TEXT, new_event
+from shared.contract.envelope import MAX_REFUSAL_TEXT
 from shared.contract.escrow import OpenContract
 from shared.contract.registry import dlq
 from shared.db import Database
@@ -23,6 +23,8 @@ from shared.messaging.outbox import MessageTooLarge, OutboxRelay, stage
 from shared.messaging.retry import is_transient, is_unsendable
 from shared.messaging.runtime import outgoing
 from shared.messaging.tables import outbox
+from shared.signing import Signer
+from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -69,7 +71,7 @@ async def test_a_record_over_the_limit_is_dead_lettered_cut_to_size_and_the_part
     topic = UserContactUpdated.TOPIC
     huge = b'{"padding": "' + b"x" * (900 * 1024) + b'"}'  # just under Kafka's 1 MiB
     await client.publish(topic, huge, key="k")
-    after = new_event(UserContactUpdated(user_id="u-after"), source="tests")
+    after = owned_event(UserContactUpdated(user_id="u-after"))
     await client.publish(topic, after.encode(), key="k")
 
     await eventually(lambda: _applied(probe.db, "u-after"), PATIENCE)
@@ -143,7 +145,7 @@ async def db(database_url: str):
 
 
 def message(user_id: str, key: str):
-    out = outgoing(UserContactUpdated(user_id=user_id), source="tests")
+    out = outgoing(UserContactUpdated(user_id=user_id), signer=Signer.development("marketplace"))
     return out.__class__(out.event, out.topic, key)
 
 

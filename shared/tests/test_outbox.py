@@ -15,6 +15,7 @@ from shared.messaging.outbox import OutboxRelay, Send, stage
 from shared.messaging.runtime import outgoing
 from shared.messaging.tables import outbox
 from shared.service import broker_sender
+from shared.signing import Signer
 from shared.testing.fixtures import eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -26,7 +27,7 @@ TOPIC = UserContactUpdated.TOPIC
 
 
 def message(user_id: str, key: str = "one-key"):
-    out = outgoing(UserContactUpdated(user_id=user_id), source="tests")
+    out = outgoing(UserContactUpdated(user_id=user_id), signer=Signer.development("marketplace"))
     return out.__class__(out.event, out.topic, key)
 
 

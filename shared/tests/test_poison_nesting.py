@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from shared.client import SuiteClient
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import EnvelopeError, decode, new_event
+from shared.contract.envelope import EnvelopeError, decode
 from shared.contract.registry import dlq
 from shared.service import Service
+from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -44,7 +45,7 @@ async def test_a_record_nested_too_deep_is_dead_lettered_and_the_partition_flows
     topic = UserContactUpdated.TOPIC
     async with running(service):
         await client.publish(topic, deep(), key="k")
-        after = new_event(UserContactUpdated(user_id="u-after-deep"), source="tests")
+        after = owned_event(UserContactUpdated(user_id="u-after-deep"))
         await client.publish(topic, after.encode(), key="k")
 
         await eventually(lambda: _applied(service, "u-after-deep"), PATIENCE)

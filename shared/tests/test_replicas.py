@@ -39,13 +39,14 @@ from aiokafka.structs import RecordMetadata
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Message, Role
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import CONTENT_TYPE, CloudEvent, new_event
+from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.escrow import OpenContract
 from shared.contract.registry import COMMAND_RESULTS, dlq, on_wire
 from shared.contract.results import CommandResult
 from shared.db import Database
 from shared.messaging.outbox import RELAY_LOCK
 from shared.messaging.tables import outbox
+from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.infra import TestInfra
 from shared.testing.probe import count_effects, create_tables
@@ -122,7 +123,7 @@ class Publisher:
         if isinstance(message, OpenContract):
             event = client.envelope(message)  # signed with the test key, as `client.send` does
         else:
-            event = new_event(message, source="tests")
+            event = owned_event(message)
         delivery = await client.producer.send(
             on_wire(message.TOPIC, client.prefix),
             event.encode(),

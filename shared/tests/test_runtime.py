@@ -15,10 +15,12 @@ from shared.contract.base import Actor, Role
 from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import new_event
 from shared.contract.escrow import OpenContract
-from shared.contract.registry import dlq, on_wire
+from shared.contract.registry import COMMAND_RESULTS, dlq, on_wire
+from shared.contract.results import CommandResult, result_type
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.devstack.processes import free_port
 from shared.messaging.tables import inbox
+from shared.testing.events import FORGERIES, forgeries, owned_event, resigned
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -59,10 +61,10 @@ async def probe(
 
 
 async def test_the_same_event_delivered_three_times_changes_state_once(probe, client: SuiteClient):
-    event = new_event(contact("u-3x"), source="tests")
+    event = owned_event(contact("u-3x"))
     for _ in range(3):
         await client.publish(UserContactUpdated.TOPIC, event.encode(), key="u-3x")
-    marker = new_event(contact("u-after"), source="tests")
+    marker = owned_event(contact("u-after"))
     await client.publish(UserContactUpdated.TOPIC, marker.encode(), key="u-3x")
 
     await eventually(lambda: _has(probe, "contact", "u-after"))
@@ -78,8 +80,10 @@ async def test_poison_messages_go_to_the_dlq_with_a_reason_and_the_partition_kee
 ):
     topic = UserContactUpdated.TOPIC
     unknown = new_event(contact("u-x"), source="tests", type_="directory.SomethingElse.v1")
-    invalid = new_event(contact("u-y"), source="tests").model_copy(update={"data": {"email": 5}})
-    valid = new_event(contact("u-valid"), source="tests")
+    invalid = resigned(
+        owned_event(contact("u-y")).model_copy(update={"data": {"email": 5}}), "marketplace"
+    )
+    valid = owned_event(contact("u-valid"))
     for value in (b"\x00not json{", unknown.encode(), invalid.encode(), valid.encode()):
         await client.publish(topic, value, key="same-partition")
 
@@ -279,7 +283,7 @@ async def test_with_postgres_down_the_message_is_retried_uncommitted_then_applie
         service = probe_service(infra.bootstrap_servers, url, topic_prefix, [actor_keys.public_pem])
         async with running(service):
             await client.publish(
-                UserContactUpdated.TOPIC, new_event(contact("u-warm"), source="t").encode(), key="k"
+                UserContactUpdated.TOPIC, owned_event(contact("u-warm")).encode(), key="k"
             )
             await eventually(lambda: _has(service, "contact", "u-warm"))
             committed_before = await _committed(infra, service, topic_prefix)
@@ -287,7 +291,7 @@ async def test_with_postgres_down_the_message_is_retried_uncommitted_then_applie
             postgres.stop()
             await client.publish(
                 UserContactUpdated.TOPIC,
-                new_event(contact("u-outage"), source="t").encode(),
+                owned_event(contact("u-outage")).encode(),
                 key="k",
             )
             await asyncio.sleep(3)  # the handler is retrying against a dead database meanwhile
@@ -319,3 +323,26 @@ async def _committed(infra: TestInfra, service, prefix: str) -> int:
 
 async def _offset_moved(infra, service, prefix, before: int) -> bool:
     return await _committed(infra, service, prefix) > before
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+async def test_a_forged_command_result_is_not_taken_for_the_answer(probe, client, forgery):
+    """Forged `command-results` were once taken as answers (issue 12 point 4): a result counts
+    only when the service that answers its type signed it."""
+    command_id = str(uuid.uuid4())
+    forged_answer = CommandResult(
+        command_id=command_id,
+        command_type=OpenContract.TYPE,
+        status="rejected",
+        reason_code="forbidden",
+        message="forged",
+    )
+    with_type = {"type_": result_type("escrow")}
+    forged, _ = forgeries(forged_answer, **with_type)[forgery]
+    await client.publish(COMMAND_RESULTS, forged.encode(), key=command_id)
+    await client.watcher.wait_for(
+        lambda: any(r.value == forged.encode() for r in client.watcher.on(COMMAND_RESULTS))
+    )
+
+    result = await client.execute(open_contract("c-forged"), command_id=command_id)
+    assert result.accepted and result.message != "forged"

@@ -8,15 +8,12 @@ import os
 
 import pytest
 from shared.settings import ServiceSettings, is_local_host
+from shared.testing.production import production_settings
 
-SAFE_PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-    "actor_token_audience": "escrow-suite",
-    "actor_token_issuer": "https://id.marketplace.example",
-    "kafka_security_protocol": "SASL_SSL",
-    "database_url": "postgresql+asyncpg://escrow:pw@db.internal:5432/escrow",
-}
+SAFE_PRODUCTION = production_settings(
+    without=("sealing_keys",),
+    database_url="postgresql+asyncpg://escrow:pw@db.internal:5432/escrow",
+)
 LOCAL_DATABASES = [
     "postgresql+asyncpg://escrow:pw@[::1]:5432/escrow",
     "postgresql+asyncpg://escrow:pw@127.0.0.2:5432/escrow",

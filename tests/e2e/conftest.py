@@ -62,7 +62,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteStack]:
 async def market(stack: SuiteStack) -> AsyncIterator[Marketplace]:
     key = (stack.keys_dir / "actor-token.key.pem").read_text()
     async with SuiteClient(
-        stack.bootstrap_servers, private_key_pem=key, watch=topics_with_dlq(all_topics())
+        stack.bootstrap_servers,
+        private_key_pem=key,
+        watch=topics_with_dlq(all_topics()),
+        keyring=stack.keyring(),
     ) as client:
         yield Marketplace(stack, client)
 
@@ -93,9 +96,9 @@ class Marketplace:
 
     async def contact(self, user_id: str, email: str) -> None:
         event = UserContactUpdated(user_id=user_id, email=email, language="en")
-        await self.client.publish(
-            event.TOPIC, new_event(event, source="marketplace").encode(), key=user_id
-        )
+        signer = self.stack.signer("marketplace")
+        envelope = new_event(event, source=signer.producer, signer=signer)
+        await self.client.publish(event.TOPIC, envelope.encode(), key=user_id)
 
     async def contract(self, contract_id: str, emp: str, con: str, agreed: int | None) -> None:
         await self.ok(

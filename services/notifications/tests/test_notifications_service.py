@@ -4,6 +4,7 @@ a real SMTP server, signed webhook calls to a real receiver, SMS to a fake of th
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,9 +16,11 @@ from prometheus_client import REGISTRY
 from shared.client import SuiteClient
 from shared.contract.base import Event
 from shared.contract.directory import UserContactUpdated
-from shared.contract.envelope import CloudEvent, new_event
+from shared.contract.envelope import CloudEvent
 from shared.contract.escrow import EscrowFunded
+from shared.contract.registry import dlq
 from shared.service import Service
+from shared.testing.events import FORGERIES, forgeries, owned_event
 from shared.testing.fixtures import eventually
 from starlette.routing import Router
 from typer.testing import CliRunner
@@ -30,7 +33,7 @@ EMPLOYER = UserContactUpdated(
 
 
 async def publish(client: SuiteClient, message: Event, event_id: str | None = None) -> CloudEvent:
-    envelope = new_event(message, source="tests", event_id=event_id)
+    envelope = owned_event(message, event_id=event_id)
     await client.publish(message.TOPIC, envelope.encode(), key=message.kafka_key())
     return envelope
 
@@ -265,3 +268,49 @@ async def test_the_stopping_service_closes_its_webhook_and_sms_connections(
     # …until the service stops
     await sms_server.closed_by_client()
     await hook_server.closed_by_client()
+
+
+# --- forged contacts (issue 12 point 4): one dated year 9999 once redirected a victim's mail
+# for good; contacts are taken only from the marketplace, signed with its key
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+async def test_a_forged_contact_update_redirects_no_mail(
+    start_service, client, smtp, funded, forgery
+):
+    redirect = UserContactUpdated(user_id="emp-1", email="attacker@evil.example", language="en")
+    envelope, reason = forgeries(redirect)[forgery]
+    far_future = envelope.model_copy(update={"time": datetime(9999, 1, 1, tzinfo=UTC)})
+    async with start_service():
+        await publish(client, EMPLOYER)
+        for forged in (envelope, far_future):
+            await client.publish(redirect.TOPIC, forged.encode(), key="emp-1")
+        dead = await client.watcher.wait_for(
+            lambda: (
+                len(client.watcher.on(dlq(redirect.TOPIC))) >= 2
+                and client.watcher.on(dlq(redirect.TOPIC))
+            )
+        )
+        assert {dict(r.headers)["x-dlq-reason"] for r in dead} == {reason.encode()} or (
+            # moving the time of a signed forgery breaks its signature as well
+            {dict(r.headers)["x-dlq-reason"] for r in dead} == {reason.encode(), b"bad_signature"}
+        )
+        await publish(client, funded())
+        await eventually(lambda: mailed(smtp, "sara@example.org"))
+        assert not smtp.to("attacker@evil.example")
+
+
+async def test_the_marketplace_s_genuine_update_still_changes_the_address(
+    start_service, client, smtp, funded
+):
+    moved = UserContactUpdated(user_id="emp-1", email="sara@new.example", language="en")
+    async with start_service():
+        await publish(client, EMPLOYER)
+        await client.publish(moved.TOPIC, owned_event(moved).encode(), key="emp-1")
+        await publish(client, funded())
+        await eventually(lambda: mailed(smtp, "sara@new.example"))
+        assert not smtp.to("sara@example.org")
+
+
+async def mailed(smtp, address: str) -> bool:
+    return bool(smtp.to(address))

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import pytest
 from notifications.settings import NotificationsSettings
-from shared.sealing import new_key
+from shared.testing.production import production_settings
 
-PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-    "actor_token_audience": "escrow-suite",
-    "actor_token_issuer": "https://id.marketplace.example",
-    "kafka_security_protocol": "SASL_SSL",
-    "database_url": "postgresql+asyncpg://notifications@db.internal:5432/notifications",
-    "sealing_keys": f"k1={new_key()}",
-    "smtp_host": "smtp.mail.example",
-    "smtp_port": 587,
-    "smtp_starttls": True,
-    "smtp_password": "smtp-hunter2",
-}
+PRODUCTION = production_settings(
+    database_url="postgresql+asyncpg://notifications@db.internal:5432/notifications",
+    smtp_port=587,
+    smtp_password="smtp-hunter2",
+)
 
 
 def test_production_email_over_starttls_to_a_mail_server_is_accepted():

@@ -28,7 +28,7 @@ from notifications.entrypoints.app import channels_from
 from notifications.settings import NotificationsSettings
 from shared.clock import SystemClock
 from shared.devstack.processes import free_port
-from shared.sealing import new_key
+from shared.testing.production import production_settings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -36,17 +36,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 REFUSED = "webhook target resolves to a non-public address"
-PRODUCTION: dict[str, object] = {
-    "environment": "production",
-    "actor_token_public_key": "-----BEGIN PUBLIC KEY-----\nreal\n-----END PUBLIC KEY-----",
-    "actor_token_audience": "escrow-suite",
-    "actor_token_issuer": "https://id.marketplace.example",
-    "kafka_security_protocol": "SASL_SSL",
-    "database_url": "postgresql+asyncpg://notifications@db.internal:5432/notifications",
-    "sealing_keys": f"k1={new_key()}",
-    "smtp_host": "smtp.mail.example",
-    "smtp_starttls": True,
-}
+PRODUCTION = production_settings(
+    database_url="postgresql+asyncpg://notifications@db.internal:5432/notifications",
+)
 
 
 def letter(url: str) -> Letter:

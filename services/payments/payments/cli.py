@@ -18,9 +18,11 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from shared.cli.config import keyring_of
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Role
 from shared.contract.payments import PaymentPurpose, RequestPayout, RetryRefund, StartPayment
+from shared.signing import Keyring
 
 app = typer.Typer(help="Payments: pay at the sandbox, wallets, payouts.", no_args_is_help=True)
 
@@ -44,6 +46,8 @@ class Suite:
     private_key_pem: str | None
     payments_url: str
     sandbox_url: str
+    #: the services' public keys: a result is taken only when its service signed it
+    keyring: Keyring
 
     @classmethod
     def load(cls, path: Path) -> Suite:
@@ -61,6 +65,7 @@ class Suite:
             sandbox_url=os.environ.get(
                 "SANDBOX_URL", found.get("sandbox_url", "http://127.0.0.1:8010")
             ),
+            keyring=keyring_of(found),
         )
 
     def client(self) -> SuiteClient:
@@ -69,6 +74,7 @@ class Suite:
             prefix=self.topic_prefix,
             private_key_pem=self.private_key_pem,
             watch=WATCHED,
+            keyring=self.keyring,
         )
 
 

@@ -50,7 +50,9 @@ async def send_raw(
         actortoken=token,
     )
     key = next((str(data[k]) for k in AGGREGATE_KEYS if data.get(k)), event.id)
-    async with SuiteClient(config.bootstrap_servers, prefix=config.topic_prefix) as client:
+    async with SuiteClient(
+        config.bootstrap_servers, prefix=config.topic_prefix, keyring=config.keyring
+    ) as client:
         await client.publish(spec.topic, event.encode(), key=key)
         if wait <= 0:
             return None

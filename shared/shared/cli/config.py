@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from shared.signing import DevelopmentKeyring, Keyring, Signer
 
 #: where each service is, when no `var/suite.json` says: `<NAME>_URL`, e.g. ESCROW_URL
 SERVICE_NAMES = ("escrow", "payments", "disputes", "notifications")
@@ -20,6 +23,13 @@ class CliConfig:
     #: the `aud` and `iss` the services require of tokens, when they are set
     token_audience: str | None = None
     token_issuer: str | None = None
+    #: how `escrowctl contact` signs as the marketplace (MARKETPLACE_SIGNING_KEY, else the key
+    #: `make run` generated, else the development key)
+    marketplace_signer: Signer = field(
+        default_factory=lambda: Signer.development("marketplace"), repr=False
+    )
+    #: the services' public keys, which their results must be signed with (EVENT_KEYS)
+    keyring: Keyring = field(default_factory=DevelopmentKeyring, repr=False)
 
     @classmethod
     def load(cls) -> CliConfig:
@@ -55,4 +65,21 @@ class CliConfig:
                 "ACTOR_TOKEN_ISSUER", described.get("actor_token_issuer") or ""
             )
             or None,
+            marketplace_signer=_marketplace_signer(described),
+            keyring=keyring_of(described),
         )
+
+
+def _marketplace_signer(described: dict[str, Any]) -> Signer:
+    if key := os.environ.get("MARKETPLACE_SIGNING_KEY"):
+        return Signer.parse("marketplace", key)
+    keys_file = Path(described.get("signing_keys_file", ""))
+    if keys_file.is_file():
+        return Signer.parse("marketplace", json.loads(keys_file.read_text())["marketplace"])
+    return Signer.development("marketplace")
+
+
+def keyring_of(described: dict[str, Any]) -> Keyring:
+    """The services' public keys: EVENT_KEYS, else `make run`'s, else the development ones."""
+    ring = os.environ.get("EVENT_KEYS") or described.get("event_keys")
+    return Keyring.parse(ring) if ring else DevelopmentKeyring()

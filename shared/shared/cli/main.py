@@ -79,10 +79,12 @@ def contact(
     config = CliConfig.load()
 
     async def publish() -> None:
-        async with SuiteClient(config.bootstrap_servers, prefix=config.topic_prefix) as client:
-            await client.publish(
-                event.TOPIC, new_event(event, source="escrowctl").encode(), key=user_id
-            )
+        async with SuiteClient(
+            config.bootstrap_servers, prefix=config.topic_prefix, keyring=config.keyring
+        ) as client:
+            signer = config.marketplace_signer
+            envelope = new_event(event, source=signer.producer, signer=signer)
+            await client.publish(event.TOPIC, envelope.encode(), key=user_id)
 
     asyncio.run(publish())
     typer.echo(json.dumps({"published": event.TOPIC, "user_id": user_id}))

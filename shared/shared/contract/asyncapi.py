@@ -32,7 +32,8 @@ KEY_FIELDS = (
 )
 DLQ_HEADERS = {
     "x-dlq-reason": (
-        "too_large, empty, not_json, not_cloudevent, unknown_type, invalid_data, handler_failed"
+        "too_large, empty, not_json, not_cloudevent, unknown_type, wrong_source, bad_signature, "
+        "invalid_data, handler_failed"
     ),
     "x-dlq-error": "what went wrong, in words",
     "x-dlq-service": "the service that gave up on the record",
@@ -57,10 +58,8 @@ def consumers() -> dict[str, list[str]]:
 
 
 def producer(spec: MessageSpec) -> str:
-    context = spec.type.split(".")[0]
-    if spec.kind == "command" or context == "directory":
-        return "marketplace"
-    return context
+    """Who publishes it: its owner, and the marketplace for commands."""
+    return spec.producer or "marketplace"
 
 
 def _key(spec: MessageSpec) -> str:
@@ -179,7 +178,14 @@ def document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Secure payment (پرداخت امن) for freelance marketplaces: every "
             "message is a CloudEvents 1.0 event in structured JSON mode; commands carry the "
-            "`actortoken` extension and are answered on command-results.",
+            "`actortoken` extension and are answered on command-results. Every other message "
+            "is signed by its producer (the owner of its type: escrow, payments, disputes, or "
+            "the marketplace for user-contacts) with Ed25519, in the extensions "
+            "`signaturekeyid` (the producer's key id) and `signature` (base64url without "
+            "padding of the signature of the RFC 8785 canonical JSON of the whole event "
+            "without `signature`); its `source` is the producer's name. Consumers dead-letter "
+            "a message with another source (`wrong_source`) or no valid signature by one of "
+            "the producer's keys (`bad_signature`).",
         },
         "defaultContentType": CONTENT_TYPE,
         "servers": {

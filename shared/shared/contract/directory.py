@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from shared.contract.base import Event
+from shared.contract.base import Command, Event
 
 CONTEXT = "directory"
 
@@ -29,4 +29,6 @@ class UserContactUpdated(Event):
         return self.user_id
 
 
+#: the marketplace sends no command to the directory: it only publishes contacts
+COMMANDS: tuple[type[Command], ...] = ()
 EVENTS: tuple[type[Event], ...] = (UserContactUpdated,)

@@ -1,7 +1,8 @@
 """The CloudEvents 1.0 envelope in structured JSON mode, as every message travels on Kafka.
 
 Extensions: `correlationid` (the conversation), `causationid` (the id of the message that caused
-this one) and, on commands, `actortoken` (the marketplace's JWT for the acting user).
+this one), on commands `actortoken` (the marketplace's JWT for the acting user), and on every
+other message `signature` and `signaturekeyid` (its producer's Ed25519 signature, `shared.signing`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contract.base import Message
+from shared.signing import KEY_ID, SIGNATURE, Signer
 
 CONTENT_TYPE = "application/cloudevents+json"
 #: the longest refusal or dead-letter reason the suite writes: an answer never echoes its input
@@ -48,6 +50,17 @@ class CloudEvent(BaseModel):
     correlationid: str | None = Field(default=None, max_length=128)
     causationid: str | None = Field(default=None, max_length=128)
     actortoken: str | None = Field(default=None, max_length=8192)
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="events and results: base64url (no padding) of the producer's Ed25519 "
+        "signature over the RFC 8785 canonical JSON of this event without `signature`",
+    )
+    signaturekeyid: str | None = Field(
+        default=None,
+        max_length=64,
+        description="events and results: the id of the producer's key that signed",
+    )
 
     def encode(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
@@ -62,10 +75,12 @@ def new_event(
     actortoken: str | None = None,
     event_id: str | None = None,
     now: datetime | None = None,
+    signer: Signer | None = None,
 ) -> CloudEvent:
-    """Wrap `message` in an envelope; a `cause` passes on its correlation and is the causation."""
+    """Wrap `message` in an envelope; a `cause` passes on its correlation and is the causation.
+    With a `signer` the envelope is signed (its `source` must then be the signer's producer)."""
     event_id = event_id or str(uuid.uuid4())
-    return CloudEvent(
+    event = CloudEvent(
         id=event_id,
         source=source,
         type=type_ or message.TYPE,
@@ -75,10 +90,25 @@ def new_event(
         causationid=cause.id if cause else None,
         actortoken=actortoken,
     )
+    return event if signer is None else signed(event, signer)
+
+
+def signed(event: CloudEvent, signer: Signer) -> CloudEvent:
+    """`event` with its producer's signature over exactly the JSON it is sent as."""
+    attributes = signer.sign(event.model_dump(mode="json", exclude_none=True))
+    return event.model_copy(
+        update={"signature": attributes[SIGNATURE], "signaturekeyid": attributes[KEY_ID]}
+    )
 
 
 def decode(raw: bytes | None) -> CloudEvent:
     """Parse one record's value; raises `EnvelopeError` with a dead-letter reason."""
+    return read(raw)[0]
+
+
+def read(raw: bytes | None) -> tuple[CloudEvent, dict[str, Any]]:
+    """Parse one record's value into its envelope and the JSON object it was (which is what a
+    signature covers); raises `EnvelopeError` with a dead-letter reason."""
     if not raw:
         raise EnvelopeError("empty", "the record has no value")
     try:
@@ -93,7 +123,7 @@ def decode(raw: bytes | None) -> CloudEvent:
     if unstorable is not None:
         raise EnvelopeError("not_cloudevent", unstorable)
     try:
-        return CloudEvent.model_validate(document)
+        return CloudEvent.model_validate(document), document
     except ValidationError as exc:
         raise EnvelopeError("not_cloudevent", _brief(exc)) from exc
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.contract import directory, disputes, escrow, payments
-from shared.contract.base import Command, Message
+from shared.contract.base import Message
 from shared.contract.results import CommandResult
 
 DLQ_SUFFIX = ".dlq"
@@ -22,6 +22,13 @@ COMMAND_TOPICS = {
     "escrow-commands": escrow.CONTEXT,
     "payment-commands": payments.CONTEXT,
     "dispute-commands": disputes.CONTEXT,
+}
+#: who publishes (and signs) the events of each context: the marketplace owns the directory
+PRODUCERS = {
+    escrow.CONTEXT: "escrow",
+    payments.CONTEXT: "payments",
+    disputes.CONTEXT: "disputes",
+    directory.CONTEXT: "marketplace",
 }
 #: topics that keep only the latest record per key
 COMPACTED_TOPICS = frozenset({directory.UserContactUpdated.TOPIC})
@@ -36,25 +43,24 @@ class MessageSpec:
     kind: Literal["command", "event", "result"]
     type: str
     topic: str
+    #: the producer whose signature and `source` an event or result must carry; commands have
+    #: none (any marketplace back end sends them; their actor token vouches for them)
+    producer: str | None = None
 
 
 def _specs() -> dict[str, MessageSpec]:
-    models: list[type[Message]] = [
-        *escrow.COMMANDS,
-        *escrow.EVENTS,
-        *payments.COMMANDS,
-        *payments.EVENTS,
-        *disputes.COMMANDS,
-        *disputes.EVENTS,
-        *directory.EVENTS,
-    ]
-    specs = {
-        m.TYPE: MessageSpec(m, "command" if issubclass(m, Command) else "event", m.TYPE, m.TOPIC)
-        for m in models
-    }
+    specs: dict[str, MessageSpec] = {}
+    for module in (escrow, payments, disputes, directory):
+        for command in module.COMMANDS:
+            specs[command.TYPE] = MessageSpec(command, "command", command.TYPE, command.TOPIC)
+        for event in module.EVENTS:
+            producer = PRODUCERS[module.CONTEXT]
+            specs[event.TYPE] = MessageSpec(event, "event", event.TYPE, event.TOPIC, producer)
     for context in COMMAND_TOPICS.values():
         result_type = f"{context}.CommandResult.v1"
-        specs[result_type] = MessageSpec(CommandResult, "result", result_type, COMMAND_RESULTS)
+        specs[result_type] = MessageSpec(
+            CommandResult, "result", result_type, COMMAND_RESULTS, PRODUCERS[context]
+        )
     return specs
 
 

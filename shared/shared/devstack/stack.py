@@ -26,6 +26,7 @@ from shared.devstack.postgres import EmbeddedPostgres
 from shared.devstack.processes import free_port, port_open, spawn, stop, wait_for
 from shared.devstack.tansu import Tansu
 from shared.messaging.kafka import ensure_topics
+from shared.signing import Keyring, Signer, ensure_keys, ring_of
 
 #: the consumers' fetch wait against the embedded broker (see `_env`). Measured idle, the whole
 #: suite uses 0.69 cores at 10 ms, 0.46 at 25, 0.30 at 50, 0.15 at 200: 50 ms bounds what a hop
@@ -33,6 +34,8 @@ from shared.messaging.kafka import ensure_topics
 TANSU_FETCH_WAIT_MS = 50
 
 SERVICES = {"escrow": 8001, "payments": 8002, "disputes": 8003, "notifications": 8004}
+#: who signs what it publishes: each service, and the marketplace (`user-contacts`)
+PRODUCERS = (*SERVICES, "marketplace")
 
 
 @dataclass
@@ -92,6 +95,8 @@ class SuiteStack:
         self.database_urls: dict[str, str] = {}
         self.bootstrap_servers = ""
         self.keys_dir = config.var_dir / "keys"
+        #: the producers' event-signing keys, generated on the first run (`shared.signing`)
+        self.signers: dict[str, Signer] = {}
         self.logs_dir = config.var_dir / "logs"
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -100,6 +105,7 @@ class SuiteStack:
         started = time.monotonic()
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
         private_key, public_key = ensure_dev_keypair(self.keys_dir)
+        self.signers = ensure_keys(self.signing_keys_file, PRODUCERS)
         self._start_databases()
         self._start_broker()
         asyncio.run(
@@ -238,7 +244,21 @@ class SuiteStack:
         }
         if public_key is not None:
             env["ACTOR_TOKEN_PUBLIC_KEY_FILE"] = str(public_key.resolve())
+        if self.signers:
+            env.setdefault("SIGNING_KEY", self.signers[name].setting())
+            env.setdefault("EVENT_KEYS", ring_of(self.signers.values()))
         return env
+
+    @property
+    def signing_keys_file(self) -> Path:
+        return self.keys_dir / "event-signing-keys.json"
+
+    def signer(self, producer: str) -> Signer:
+        """How `producer` (a service, or the marketplace) signs in this stack."""
+        return self.signers[producer]
+
+    def keyring(self) -> Keyring:
+        return Keyring.parse(ring_of(self.signers.values()))
 
     def _migrate(self) -> None:
         # In this process, one after the other: four interpreters importing Alembic and
@@ -296,6 +316,9 @@ class SuiteStack:
             # what the services check when set, so that `escrowctl` signs tokens they accept
             "actor_token_audience": given.get("ACTOR_TOKEN_AUDIENCE") or None,
             "actor_token_issuer": given.get("ACTOR_TOKEN_ISSUER") or None,
+            # how `escrowctl` signs as the marketplace and checks the services' results
+            "signing_keys_file": str(self.signing_keys_file.resolve()),
+            "event_keys": ring_of(self.signers.values()),
         }
         (self.config.var_dir / "suite.json").write_text(json.dumps(description, indent=2) + "\n")
         for name in SERVICES:

@@ -1,18 +1,23 @@
 """What the suite must do with a record, predicted with the contract's own decoding and models,
 in the order the runtime reads a record (`Runtime._prepare`): too large, not JSON, not a
-CloudEvent, a type unknown on its topic, an event whose data fails its model — each dead-lettered
-by every service that consumes the topic — and a command (or an unknown type on a command topic),
-which must be answered with a `CommandResult`."""
+CloudEvent, a type unknown on its topic, an event from another source than its type's producer or
+without its signature (the fuzzer signs nothing: an outsider has no producer's key), an event
+whose data fails its model — each dead-lettered by every service that consumes the topic — and a
+command (or an unknown type on a command topic), which must be answered with a `CommandResult`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
-from shared.contract.envelope import CloudEvent, EnvelopeError, decode
+from shared.contract.envelope import CloudEvent, EnvelopeError
+from shared.contract.envelope import read as read_envelope
 from shared.contract.registry import COMMAND_TOPICS, spec
 from shared.messaging.outbox import MAX_MESSAGE_BYTES
+from shared.messaging.runtime import provenance
+from shared.signing import DevelopmentKeyring
 
 
 @dataclass(frozen=True)
@@ -24,10 +29,17 @@ class Expected:
 
 
 def read(value: bytes | None) -> CloudEvent | str:
-    """The record's CloudEvent, or the dead-letter reason it cannot be read with. A JSON text
-    nested deeper than the parser's recursion limit cannot be parsed: `not_json`."""
+    """The record's CloudEvent, or the dead-letter reason it cannot be read with."""
+    found = read_with_document(value)
+    return found if isinstance(found, str) else found[0]
+
+
+def read_with_document(value: bytes | None) -> tuple[CloudEvent, dict[str, Any]] | str:
+    """The record's CloudEvent and JSON object, or the dead-letter reason it cannot be read
+    with. A JSON text nested deeper than the parser's recursion limit cannot be parsed:
+    `not_json`."""
     try:
-        return decode(value)
+        return read_envelope(value)
     except EnvelopeError as exc:
         return exc.reason
     except RecursionError:
@@ -37,20 +49,28 @@ def read(value: bytes | None) -> CloudEvent | str:
 def expected(topic: str, value: bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> Expected:
     if len(value or b"") > max_bytes:
         return Expected("too_large")
-    event = read(value)
-    if isinstance(event, str):
-        return Expected(event)
+    decoded = read_with_document(value)
+    if isinstance(decoded, str):
+        return Expected(decoded)
+    event, document = decoded
     found = spec(event.type)
     answered = event.id if topic in COMMAND_TOPICS else None
     if found is None or found.topic != topic:
         return Expected("unknown_type", answered)
     if found.kind == "command":
         return Expected(None, answered)
+    forged = provenance(event, document, found, _NO_PRODUCER_KEYS)
+    if forged is not None:
+        return Expected(forged[0])
     try:
         found.model.model_validate(event.data)
     except ValidationError:
         return Expected("invalid_data")
     return Expected()
+
+
+#: whatever the fuzzer writes is checked against keys it does not hold
+_NO_PRODUCER_KEYS = DevelopmentKeyring()
 
 
 def trusted(topic: str, value: bytes | None) -> bool:

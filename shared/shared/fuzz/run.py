@@ -147,8 +147,9 @@ class Fuzz:
             r.seeded = await seed(seeding, self.tag, released=o.released, funded=o.funded)
         except LifecycleFailed as exc:
             raise SuiteFailed(f"seeding money failed at {exc}") from exc
+        marketplace = self.suite.stack.signer("marketplace")
         for contact in contacts(self.tag, o.probe_rounds):
-            value = new_event(contact, source="marketplace").encode()
+            value = new_event(contact, source=marketplace.producer, signer=marketplace).encode()
             await self.driver.producer.send_and_wait(
                 contact.TOPIC, value, key=contact.kafka_key().encode(), headers=HEADERS
             )

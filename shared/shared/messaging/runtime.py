@@ -1,7 +1,8 @@
 """The consuming half of the runtime: every consumed batch passes through `Runtime.receive_batch`.
 
 A record is (1) decoded as a CloudEvent, (2) matched to a registered type of its topic, (3) for an
-event: validated, claimed in the inbox and handled in one transaction with the outbox writes; for
+event: checked to come from the type's producer (its `source` and signature, `shared.signing`),
+validated, claimed in the inbox and handled in one transaction with the outbox writes; for
 a command: claimed, its actor token verified, validated, handled, and answered with exactly one
 `CommandResult`. What can never succeed is dead-lettered (a command whose handling fails for good
 is answered `internal_error` too); what is transient is retried, and FastStream commits the
@@ -33,9 +34,9 @@ from shared.contract.envelope import (
     MAX_REFUSAL_TEXT,
     CloudEvent,
     EnvelopeError,
-    decode,
     describe,
     new_event,
+    read,
     shorten,
 )
 from shared.contract.registry import COMMAND_TOPICS, MessageSpec
@@ -51,6 +52,7 @@ from shared.messaging.retry import (
     from_database,
     retrying,
 )
+from shared.signing import BadSignature, DevelopmentKeyring, Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,11 @@ CommandHandler = Callable[[Any, "HandlerContext"], Awaitable[str | None]]
 
 
 def outgoing(
-    message: Message, *, source: str, cause: CloudEvent | None = None, type_: str | None = None
+    message: Message, *, signer: Signer, cause: CloudEvent | None = None, type_: str | None = None
 ) -> Outgoing:
-    return Outgoing(
-        new_event(message, source=source, cause=cause, type_=type_),
-        message.TOPIC,
-        message.kafka_key(),
-    )
+    """`message` signed by its producer, whose name is its `source`."""
+    event = new_event(message, source=signer.producer, cause=cause, type_=type_, signer=signer)
+    return Outgoing(event, message.TOPIC, message.kafka_key())
 
 
 @dataclass
@@ -78,7 +78,8 @@ class HandlerContext:
     session: AsyncSession
     cause: CloudEvent | None
     clock: Clock
-    source: str
+    #: signs what the handler emits; its producer is the messages' `source`
+    signer: Signer
     staged: list[Outgoing] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
     #: the largest message this service may publish (`MAX_MESSAGE_BYTES`)
@@ -88,7 +89,7 @@ class HandlerContext:
         """Publish `message` if, and only if, this transaction commits. A message over the size
         limit raises `MessageTooLarge` here, inside the handler: its record fails alone (and is
         dead-lettered), instead of an unpublishable row reaching the outbox."""
-        staged = outgoing(message, source=self.source, cause=self.cause)
+        staged = outgoing(message, signer=self.signer, cause=self.cause)
         check_size(staged, self.max_message_bytes)
         self.staged.append(staged)
 
@@ -111,6 +112,8 @@ class Runtime:
         send: Send,
         clock: Clock,
         verifier: ActorTokenVerifier,
+        signer: Signer | None = None,
+        keyring: Keyring | None = None,
         refusals: tuple[type[Exception], ...] = (),
         retry: RetryPolicy | None = None,
         topic_prefix: str = "",
@@ -125,6 +128,10 @@ class Runtime:
         self.send = send
         self.clock = clock
         self.verifier = verifier
+        #: signs every event and result this service publishes
+        self.signer = signer or Signer.development(service)
+        #: the producers' public keys every consumed event is verified against
+        self.keyring = keyring or DevelopmentKeyring()
         self.refusals = refusals
         self.retry = retry or RetryPolicy()
         self.topic_prefix = topic_prefix
@@ -247,7 +254,7 @@ class Runtime:
 
     def _context(self, session: AsyncSession, cause: CloudEvent | None) -> HandlerContext:
         limit = self.max_message_bytes
-        return HandlerContext(session, cause, self.clock, self.service, max_message_bytes=limit)
+        return HandlerContext(session, cause, self.clock, self.signer, max_message_bytes=limit)
 
     def _prepare(self, record: Record) -> Incoming:
         """Decode and classify a record (no I/O): dead, ignored, an event to apply, a command."""
@@ -257,7 +264,7 @@ class Runtime:
             error = f"{size} bytes, over the suite's limit of {self.max_message_bytes}"
             return Incoming(record, dead=("too_large", error))
         try:
-            event = decode(record.value)
+            event, document = read(record.value)
         except EnvelopeError as exc:
             return Incoming(record, dead=(exc.reason, str(exc)))
         spec = registry.spec(event.type)
@@ -272,6 +279,9 @@ class Runtime:
             return Incoming(record, event, spec)
         if event.type not in self._event_handlers:
             return Incoming(record, event, spec, ignored=True)
+        forged = provenance(event, document, spec, self.keyring)
+        if forged is not None:
+            return Incoming(record, event, dead=forged)
         try:
             message = spec.model.model_validate(event.data)
         except ValidationError as exc:
@@ -473,7 +483,7 @@ class Runtime:
 
     def _answer(self, result: CommandResult, cause: CloudEvent) -> tuple[CommandResult, Outgoing]:
         kind = result_type(self.context)
-        return result, outgoing(result, source=self.service, cause=cause, type_=kind)
+        return result, outgoing(result, signer=self.signer, cause=cause, type_=kind)
 
     async def _dead_letter(self, record: Record, reason: str, error: str) -> None:
         await dead_letter(
@@ -563,6 +573,22 @@ class GroupRun:
             and message_id not in self.released
         ):
             self.released.append(message_id)
+
+
+def provenance(
+    event: CloudEvent, document: dict[str, Any], spec: MessageSpec, keyring: Keyring
+) -> tuple[str, str] | None:
+    """Why an event does not come from the producer of its type, if it does not: another
+    `source` (`wrong_source`), or no valid signature by one of its keys (`bad_signature`)."""
+    producer = spec.producer or ""
+    if event.source != producer:
+        source = shorten(event.source, 80)
+        return "wrong_source", f"{event.type} is published by {producer}, not {source!r}"
+    try:
+        keyring.verify(document, producer)
+    except BadSignature as exc:
+        return "bad_signature", str(exc)
+    return None
 
 
 def _reason_of(exc: ValidationError) -> ReasonCode:

@@ -1,7 +1,8 @@
 """A probe service for the runtime's tests: real runtime, real database, trivial handlers.
 
 It counts contact updates per user (an event) and opens rows for `OpenContract` (a command), so a
-test can see exactly how many times an effect happened.
+test can see exactly how many times an effect happened. Towards its clients it is the escrow
+service (its results are escrow's); its metrics and dead letters say `probe`.
 
 Triggers a test can put in a message: `agreed_amount` 13 is a business refusal; `agreed_amount`
 666, or a contact whose `user_id` starts with "poison", makes the handler raise `RuntimeError`
@@ -25,6 +26,7 @@ from shared.messaging.runtime import HandlerContext
 from shared.messaging.tables import metadata as messaging
 from shared.service import Service, build_service
 from shared.settings import ServiceSettings
+from shared.signing import Signer
 from shared.testing.harness import settings_for_test
 
 probe_metadata = new_metadata()
@@ -85,9 +87,12 @@ def probe_service(
         topic_prefix=prefix,
         **overrides,
     )
-    service = build_service(settings, package="shared", context="probe", refusals=(ProbeRefusal,))
+    service = build_service(settings, package="shared", context="escrow", refusals=(ProbeRefusal,))
     # Both an EdDSA and an RS256 key are trusted, as a marketplace rotating keys would have.
     service.runtime.verifier = ActorTokenVerifier(public_keys)
+    # It answers escrow commands, so it plays the escrow service towards its clients: its
+    # results are escrow's, signed with escrow's development key.
+    service.runtime.signer = Signer.development("escrow")
 
     @service.runtime.on_event(UserContactUpdated)
     async def contact_updated(event: UserContactUpdated, ctx: HandlerContext) -> None:

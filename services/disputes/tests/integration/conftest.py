@@ -21,10 +21,10 @@ from shared.clock import ManualClock
 from shared.contract import disputes as wire
 from shared.contract import escrow as escrow_wire
 from shared.contract.base import Actor, Command, Event, Role
-from shared.contract.envelope import new_event
 from shared.contract.payments import PaymentPurpose, PaymentReceived
 from shared.contract.results import CommandResult
 from shared.service import Service
+from shared.testing.events import owned_event
 from shared.testing.fixtures import eventually
 from shared.testing.harness import migrated, running, settings_for_test
 
@@ -53,7 +53,7 @@ class Suite:
         return await self.client.execute(command)
 
     async def publish(self, event: Event) -> None:
-        envelope = new_event(event, source="tests")
+        envelope = owned_event(event)
         await self.client.publish(event.TOPIC, envelope.encode(), key=event.kafka_key())
 
     # --- escrows (through the real escrow service) -------------------------------------

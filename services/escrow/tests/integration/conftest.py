@@ -13,10 +13,10 @@ from shared.client import SuiteClient
 from shared.clock import ManualClock
 from shared.contract import escrow as wire
 from shared.contract.base import Actor, Event, Role
-from shared.contract.envelope import new_event
 from shared.contract.payments import PaymentPurpose, PaymentReceived
 from shared.contract.results import CommandResult
 from shared.service import Service
+from shared.testing.events import owned_event
 from shared.testing.harness import migrated, running, settings_for_test
 
 ESCROW_TOPICS = [m.TOPIC for m in wire.EVENTS if issubclass(m, wire.EscrowEvent)]
@@ -37,7 +37,7 @@ class Market:
         return await self.client.execute(command, **kw)
 
     async def publish(self, event: Event, *, event_id: str | None = None) -> str:
-        envelope = new_event(event, source="tests", event_id=event_id)
+        envelope = owned_event(event, event_id=event_id)
         await self.client.publish(event.TOPIC, envelope.encode(), key=event.kafka_key())
         return envelope.id
 

@@ -43,7 +43,7 @@ def build(
         gateways=gateways,
         db=service.db,
         clock=service.clock,
-        source=settings.service_name,
+        signer=service.runtime.signer,
         nudge=service.relay.nudge,
     )
     _register_handlers(service, deps)

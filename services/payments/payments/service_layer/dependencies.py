@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from shared.clock import Clock
 from shared.db import Database
 from shared.loops import Alarm
+from shared.signing import Signer
 
 from payments.adapters.gateways.port import Gateways
 from payments.settings import PaymentsSettings
@@ -17,8 +18,8 @@ class Dependencies:
     gateways: Gateways
     db: Database
     clock: Clock
-    #: the CloudEvents `source` of what this service publishes
-    source: str
+    #: signs what this service publishes (its producer is the messages' `source`)
+    signer: Signer
     #: wake the outbox relay after a commit made outside a consumed message
     nudge: Callable[[], None]
     #: wake the payout and refund workers: a commit queued a transfer due now

@@ -81,7 +81,7 @@ async def record_callback(
             await post(repo, transaction, deps.clock.now())
         if locked.events:
             await repo.save_payment(locked)
-            await stage(session, [outgoing(e, source=deps.source) for e in locked.events])
+            await stage(session, [outgoing(e, signer=deps.signer) for e in locked.events])
     if locked.events:
         deps.nudge()
         metrics.count("payment", locked.status.value, locked.currency, locked.amount)

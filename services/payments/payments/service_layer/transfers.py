@@ -117,7 +117,7 @@ class TransferWorker(Generic[T]):
             if transaction is not None:
                 await post(repo, transaction, now)
             await repo.save_transfer(current)
-            await stage(session, [outgoing(e, source=self.deps.source) for e in current.events])
+            await stage(session, [outgoing(e, signer=self.deps.signer) for e in current.events])
         return current
 
 

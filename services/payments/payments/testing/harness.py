@@ -14,12 +14,12 @@ import httpx
 from pydantic import SecretStr
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Event, Role
-from shared.contract.envelope import new_event
 from shared.contract.escrow import EscrowKind, EscrowSnapshot, EscrowState
 from shared.contract.payments import PaymentPurpose, StartPayment
 from shared.contract.results import CommandResult
 from shared.devstack.processes import free_port
 from shared.service import Service
+from shared.testing.events import owned_event
 from shared.testing.harness import migrated, running, settings_for_test
 from shared.testing.servers import serving
 from starlette.routing import Router
@@ -120,7 +120,7 @@ class PaymentsHarness:
         return found[0]
 
     async def publish(self, event: Event) -> str:
-        envelope = new_event(event, source="tests")
+        envelope = owned_event(event)
         await self.client.publish(event.TOPIC, envelope.encode(), key=event.kafka_key())
         return str(envelope.id)
 
