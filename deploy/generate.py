@@ -274,6 +274,9 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
             "value": "/etc/escrow-suite/actor-token/public.pem",
         },
         {"name": "TMPDIR", "value": "/tmp"},
+        # signs what the service publishes, and every producer's public keys (shared.signing)
+        secret_env("SIGNING_KEY", f"{s.name}-signing", "key"),
+        secret_env("EVENT_KEYS", EVENT_KEYS_SECRET, "ring"),
         *([secret_env("SEALING_KEYS", f"{s.name}-sealing", "keys")] if s.seals else []),
         *(smtp_env(s) if s.mails else []),
     ]
@@ -288,6 +291,8 @@ def smtp_env(s: ServiceSpec) -> list[dict[str, Any]]:
 
 
 SMTP_SECRET_KEYS = ("host", "port", "username", "password")
+#: every producer's public event-signing keys (`EVENT_KEYS`), the same Secret for every service
+EVENT_KEYS_SECRET = "escrow-suite-event-keys"
 
 
 ENV_FROM = [{"configMapRef": {"name": "escrow-suite-settings"}}]

@@ -168,6 +168,28 @@ def test_a_service_that_seals_at_rest_gets_its_keys_from_a_secret_in_pod_and_job
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_signs_with_its_key_and_verifies_with_the_ring_from_secrets(
+    rendered: dict[str, Any], overlay: str, service: str
+) -> None:
+    # production refuses to start without SIGNING_KEY and EVENT_KEYS (issue 12 point 4): the
+    # migrate Job builds the same settings as the pod, so both need them
+    docs = rendered[overlay]
+    (app,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+    (job,) = find(docs, "Job", f"{service}-migrate")["spec"]["template"]["spec"]["containers"]
+    for container in (app, job):
+        env = env_of(container)
+        assert env["SIGNING_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": f"{service}-signing",
+            "key": "key",
+        }
+        assert env["EVENT_KEYS"]["valueFrom"]["secretKeyRef"] == {
+            "name": "escrow-suite-event-keys",
+            "key": "ring",
+        }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_notifications_mails_through_an_smtp_server_named_by_a_secret_with_starttls(
     rendered: dict[str, Any], overlay: str
 ) -> None:
