@@ -76,11 +76,14 @@ class ServiceSpec:
     #: `<service>-smtp` (keys host, port, username, password), STARTTLS on (production refuses
     #: SMTP without it, or on the pod's own host)
     mails: bool = False
+    #: the public listener (payments: the PSP callbacks alone), with its own Service
+    #: `<service>-public` for the Ingress or HTTPRoute that the PSP reaches
+    public_port: int | None = None
 
 
 SERVICES = (
     ServiceSpec("escrow", escrow.CONTEXT, 8001),
-    ServiceSpec("payments", payments.CONTEXT, 8002, seals=True),
+    ServiceSpec("payments", payments.CONTEXT, 8002, seals=True, public_port=8012),
     ServiceSpec("disputes", disputes.CONTEXT, 8003),
     ServiceSpec("notifications", "notifications", 8004, seals=True, mails=True),
 )
@@ -252,6 +255,14 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
         {"name": "ENVIRONMENT", "value": "production"},
         {"name": "HTTP_HOST", "value": "0.0.0.0"},
         {"name": "HTTP_PORT", "value": str(s.port)},
+        *(
+            [
+                {"name": "PUBLIC_HTTP_HOST", "value": "0.0.0.0"},
+                {"name": "PUBLIC_HTTP_PORT", "value": str(s.public_port)},
+            ]
+            if s.public_port
+            else []
+        ),
         {"name": "GRACEFUL_TIMEOUT_S", "value": str(GRACEFUL_TIMEOUT_S)},
         # CloudNativePG's app secret holds a postgresql:// `uri`; the service speaks asyncpg, so
         # the URL is composed from the secret's parts (the generated password is alphanumeric).
@@ -277,6 +288,8 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
         # signs what the service publishes, and every producer's public keys (shared.signing)
         secret_env("SIGNING_KEY", f"{s.name}-signing", "key"),
         secret_env("EVENT_KEYS", EVENT_KEYS_SECRET, "ring"),
+        # the reconciliation job's tokens read the ledgers' totals (operator role only)
+        secret_env("OPERATOR_TOKEN_PUBLIC_KEY", OPERATOR_TOKEN_SECRET, "public.pem"),
         *([secret_env("SEALING_KEYS", f"{s.name}-sealing", "keys")] if s.seals else []),
         *(smtp_env(s) if s.mails else []),
     ]
@@ -293,6 +306,8 @@ def smtp_env(s: ServiceSpec) -> list[dict[str, Any]]:
 SMTP_SECRET_KEYS = ("host", "port", "username", "password")
 #: every producer's public event-signing keys (`EVENT_KEYS`), the same Secret for every service
 EVENT_KEYS_SECRET = "escrow-suite-event-keys"
+#: the operator key pair: `public.pem` for the services, `private.pem` for the reconciler
+OPERATOR_TOKEN_SECRET = "escrow-suite-operator-token"
 
 
 ENV_FROM = [{"configMapRef": {"name": "escrow-suite-settings"}}]
@@ -376,7 +391,14 @@ def deployment(s: ServiceSpec) -> dict[str, Any]:
         s,
         s.name,
         args=[s.name],
-        ports=[{"name": "http", "containerPort": s.port, "protocol": "TCP"}],
+        ports=[
+            {"name": "http", "containerPort": s.port, "protocol": "TCP"},
+            *(
+                [{"name": "public", "containerPort": s.public_port, "protocol": "TCP"}]
+                if s.public_port
+                else []
+            ),
+        ],
         startupProbe=probe("/health/live", 2, 2, 30),
         livenessProbe=probe("/health/live", 10, 2, 3),
         # ready pings the database and the broker (each bounded by 2 s)
@@ -489,13 +511,25 @@ def reconcile_deployment() -> dict[str, Any]:
         "livenessProbe": metrics_probe(10, 3),
         "readinessProbe": metrics_probe(5, 3),
         "resources": SMALL,
-        # the read APIs only: no database secret, no Kafka credentials, no settings ConfigMap
+        # the read APIs only: no database secret, no Kafka credentials, no settings ConfigMap;
+        # it reads as the operator, with tokens it signs with the operator key
         "env": [
             *({"name": f"{n.upper()}_URL", "value": service_url(n)} for n in RECONCILE_READS),
             {"name": "TMPDIR", "value": "/tmp"},
+            {
+                "name": "OPERATOR_TOKEN_PRIVATE_KEY_FILE",
+                "value": "/etc/escrow-suite/operator-token/private.pem",
+            },
         ],
         "securityContext": CONTAINER_SECURITY,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {
+                "name": "operator-token",
+                "mountPath": "/etc/escrow-suite/operator-token",
+                "readOnly": True,
+            },
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -518,7 +552,16 @@ def reconcile_deployment() -> dict[str, Any]:
                     "securityContext": POD_SECURITY,
                     "terminationGracePeriodSeconds": RECONCILE_TERMINATION_GRACE_S,
                     "containers": [app],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {
+                            "name": "operator-token",
+                            "secret": {
+                                "secretName": OPERATOR_TOKEN_SECRET,
+                                "items": [{"key": "private.pem", "path": "private.pem"}],
+                            },
+                        },
+                    ],
                 },
             },
         },
@@ -572,6 +615,17 @@ def service(s: ServiceSpec) -> dict[str, Any]:
             "selector": selector(s),
             "ports": [{"name": "http", "port": s.port, "targetPort": "http", "protocol": "TCP"}],
         },
+    }
+
+
+def public_service(s: ServiceSpec) -> dict[str, Any]:
+    """The public listener alone: what an Ingress or HTTPRoute for the PSP points at."""
+    port = {"name": "public", "port": s.public_port, "targetPort": "public", "protocol": "TCP"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"{s.name}-public", "labels": labels(s, "service")},
+        "spec": {"type": "ClusterIP", "selector": selector(s), "ports": [port]},
     }
 
 
@@ -662,6 +716,8 @@ def render(prefix: str = "") -> dict[str, str]:
     for s in SERVICES:
         for filename, make in parts.items():
             files[f"base/{s.name}/{filename}"] = dump([make(s)])
+        if s.public_port:
+            files[f"base/{s.name}/service.yaml"] = dump([service(s), public_service(s)])
         files[f"base/{s.name}/kustomization.yaml"] = dump([kustomization(list(parts))])
     reconcile_parts = {
         "serviceaccount.yaml": reconcile_service_account,

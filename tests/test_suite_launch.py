@@ -77,6 +77,20 @@ def test_four_services_are_healthy_and_expose_metrics(suite):
         assert "escrow_suite_outbox_backlog" in metrics
 
 
+def test_the_psp_callbacks_alone_listen_on_the_public_port(suite):
+    """Issue 12 point 5: the callback once shared its listener with the read API and /metrics.
+    Payments' public listener serves `/callbacks/{gateway}` and nothing else; the internal one
+    (reads, /metrics, health) no callback."""
+    public, internal = suite["payments_public_url"], suite["services"]["payments"]
+    refused = httpx.post(f"{public}/callbacks/sandbox", content=b"{}", timeout=5)
+    # it reached the callback, which refused it
+    assert 400 <= refused.status_code < 500 and refused.status_code != 404, refused.text
+    for path in ("/wallets/con-1", "/ledger/totals", "/metrics", "/health/ready"):
+        assert httpx.get(f"{public}{path}", timeout=5).status_code == 404, path
+    assert httpx.post(f"{internal}/callbacks/sandbox", content=b"{}", timeout=5).status_code == 404
+    assert httpx.get(f"{internal}/wallets/con-1", timeout=5).status_code == 401  # no token
+
+
 @pytest.mark.parametrize(
     "type_", ["escrow.CreateEscrow.v1", "payments.StartPayment.v1", "disputes.OpenDispute.v1"]
 )

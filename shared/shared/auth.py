@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeGuard
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -78,6 +80,18 @@ class ActorTokenVerifier:
         claims = self._decode(token)
         if claims.get("sub") != actor.user_id or claims.get("role") != actor.role.value:
             raise TokenRefused("the actortoken names another actor than the command")
+
+    def actor_of(self, token: str | None) -> Actor:
+        """The actor a valid token names (for a reader of the HTTP API, who sends no command)."""
+        if not token:
+            raise TokenRefused("no bearer token")
+        if not self.public_keys:
+            raise TokenRefused("no actor-token public key is configured")
+        claims = self._decode(token)
+        try:
+            return Actor.model_validate({"user_id": claims.get("sub"), "role": claims.get("role")})
+        except ValueError as exc:
+            raise TokenRefused("the token names no actor (sub and role)") from exc
 
     def _decode(self, token: str) -> dict[str, object]:
         remembered = self._verified.get(token)
@@ -183,6 +197,21 @@ def sign_actor_token(
     if issuer:
         claims["iss"] = issuer
     return jwt.encode(claims, private_key_pem, algorithm=algorithm)
+
+
+class ActorAuth(httpx.Auth):
+    """Reads the services' HTTP API as `actor`: each request carries a fresh bearer token (so a
+    long-lived client never sends an expired one)."""
+
+    def __init__(self, private_key_pem: str, actor: Actor, **options: Any) -> None:
+        self.private_key_pem = private_key_pem
+        self.actor = actor
+        self.options = options
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = sign_actor_token(self.private_key_pem, self.actor, **self.options)
+        request.headers["authorization"] = f"Bearer {token}"
+        yield request
 
 
 def ensure_dev_keypair(directory: Path) -> tuple[Path, Path]:

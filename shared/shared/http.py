@@ -7,15 +7,30 @@ neither), text longer than any stored id, and an integer id that is not a whole 
 PostgreSQL's bigint maximum. A query parameter not of its form is 400 `malformed`: such text, or
 a `limit` that is not an integer from 1 to its maximum. Answers are JSON,
 `{"error": <reason code>, "message": …}`, and never repeat the value refused.
+
+Every read is authenticated: `Authorization: Bearer <actor token>`, the marketplace's JWT that
+commands carry, verified the same way (`ActorTokenVerifier`). Without a valid one the answer is
+401 `unauthorized`. A reader sees what is theirs (`Reader.sees`); admins see everything; the
+operator role reads the ledgers' totals only. Something that is not the reader's is answered as
+something that does not exist, 404 `not_found`: an id does not tell whether it exists.
+
+A job that reconciles the books (`escrowctl reconcile`) has no user and no identity service to
+ask: it signs its own short tokens with an operator key, whose public half is
+`OPERATOR_TOKEN_PUBLIC_KEY`. Such a token is taken for the operator role only, and never for a
+command (the runtime knows nothing of that key).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from shared.auth import ActorTokenVerifier, TokenRefused
+from shared.contract.base import Actor, Role
 
 #: the longest id any table stores (a refund id carries the key of the posting that caused it)
 MAX_ID_LENGTH = 255
@@ -42,6 +57,85 @@ class NoSuchId(BadInput):
 
     status_code = 404
     error = "not_found"
+
+
+class Unauthorized(BadInput):
+    """No bearer token, or one that does not verify."""
+
+    status_code = 401
+    error = "unauthorized"
+
+    def answer(self) -> JSONResponse:
+        answer = super().answer()
+        answer.headers["www-authenticate"] = 'Bearer realm="escrow-suite"'
+        return answer
+
+
+class NotTheirs(NoSuchId):
+    """Something the reader may not see: answered exactly as something that does not exist."""
+
+    def __init__(self) -> None:
+        super().__init__("not found")
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who is reading, from the request's bearer token."""
+
+    actor: Actor
+
+    @property
+    def is_admin(self) -> bool:
+        return self.actor.role == Role.ADMIN
+
+    def sees(self, *user_ids: str | None) -> bool:
+        """Whether the reader may see what belongs to `user_ids` (an admin sees everything; the
+        operator and system roles see nobody's)."""
+        if self.is_admin:
+            return True
+        if self.actor.role in (Role.OPERATOR, Role.SYSTEM):
+            return False
+        return self.actor.user_id in user_ids
+
+    def check(self, *user_ids: str | None) -> None:
+        """`NotTheirs` unless the reader `sees` it."""
+        if not self.sees(*user_ids):
+            raise NotTheirs()
+
+    def check_operator(self) -> None:
+        """Totals are for admins and the operator role."""
+        if not (self.is_admin or self.actor.role == Role.OPERATOR):
+            raise NotTheirs()
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Whose bearer tokens a service's read API takes."""
+
+    #: the marketplace's actor tokens (the commands' verifier)
+    actors: ActorTokenVerifier
+    #: tokens of the operator key, for the operator role only (None: no such key)
+    operators: ActorTokenVerifier | None = None
+
+    def of(self, request: Request) -> Reader:
+        """The request's reader, or `Unauthorized`."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("a read needs Authorization: Bearer <actor token>")
+        try:
+            return Reader(self.actors.actor_of(token))
+        except TokenRefused as refused:
+            why = str(refused)
+        if self.operators is None:
+            raise Unauthorized(why)
+        try:
+            actor = self.operators.actor_of(token)
+        except TokenRefused:
+            raise Unauthorized(why) from None  # most tokens are the marketplace's: say why not
+        if actor.role != Role.OPERATOR:
+            raise Unauthorized("the operator key signs operator tokens only")
+        return Reader(actor)
 
 
 def answers_bad_input(endpoint: Endpoint) -> Endpoint:

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from shared.auth import ActorTokenVerifier
 from shared.clock import Clock, SystemClock
 from shared.contract.registry import off_wire, on_wire
 from shared.db import Database, migrate
+from shared.http import Readers
 from shared.messaging.deadletter import Record
 from shared.messaging.kafka import make_broker
 from shared.messaging.outbox import OutboxRelay
@@ -76,8 +77,13 @@ class Service:
     runtime: Runtime
     relay: OutboxRelay
     clock: Clock
-    #: the service's HTTP read API and callbacks (Starlette routes, path parameters allowed)
+    #: whose bearer tokens the read API takes (`shared.http`)
+    readers: Readers
+    #: the service's HTTP read API on the internal listener, beside /metrics and health
+    #: (Starlette routes, path parameters allowed)
     http: list[BaseRoute] = field(default_factory=list)
+    #: routes the outside world calls (payments: the PSP callbacks), alone on the public listener
+    public_http: list[BaseRoute] = field(default_factory=list)
     loops: list[BackgroundLoop] = field(default_factory=list)
     #: closed after the loops and the relay have stopped (long-lived HTTP clients, pools)
     on_stop: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
@@ -90,6 +96,10 @@ class Service:
         if self._app is None:
             self._app = self._build_app()
         return self._app
+
+    def public_app(self) -> ASGIApp:
+        """The public listener's app: `public_http` and nothing else (404 for any other path)."""
+        return Router(routes=self.public_http)
 
     def _build_app(self) -> AsgiFastStream:
         return ServiceApp(
@@ -286,7 +296,14 @@ def build_service(
         group_size=settings.group_commit_size,
         max_message_bytes=settings.max_message_bytes,
     )
-    return Service(settings, package, db, broker, runtime, relay, clock)
+    operator_keys = settings.operator_token_keys()
+    readers = Readers(
+        runtime.verifier,
+        ActorTokenVerifier(operator_keys, max_lifetime_s=settings.actor_token_max_lifetime_s)
+        if operator_keys
+        else None,
+    )
+    return Service(settings, package, db, broker, runtime, relay, clock, readers)
 
 
 #: loggers that write a request's full URL at INFO (Kavenegar's API key is in its path)
@@ -310,11 +327,50 @@ def main(build: Callable[[], Service], argv: Sequence[str] | None = None) -> Non
     if args.command == "migrate":
         migrate(service.package, service.settings.database_url)
         return
-    uvicorn.run(
-        service.app(),
-        host=service.settings.http_host,
-        port=service.settings.http_port,
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=int(service.settings.graceful_timeout_s),
+    asyncio.run(serve(service))
+
+
+class _PublicServer(uvicorn.Server):
+    """The public listener: it leaves SIGTERM to the internal one, which stops it after itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(service: Service) -> None:
+    """The internal listener (FastStream's lifecycle, the read API, /metrics, health) and, if
+    the service has public routes, the public one beside it; both stop on SIGTERM."""
+    s = service.settings
+    internal = uvicorn.Server(
+        uvicorn.Config(
+            service.app(),
+            host=s.http_host,
+            port=s.http_port,
+            lifespan="on",
+            log_level="warning",
+            timeout_graceful_shutdown=int(s.graceful_timeout_s),
+        )
     )
+    if not service.public_http:
+        await internal.serve()
+        return
+    public = _PublicServer(
+        uvicorn.Config(
+            service.public_app(),
+            host=s.public_http_host,
+            port=s.public_http_port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=int(s.graceful_timeout_s),
+        )
+    )
+    listening = asyncio.create_task(public.serve())
+    # a public listener that stops (its port taken) stops the service: better restarted than
+    # running without its callbacks
+    listening.add_done_callback(lambda _: setattr(internal, "should_exit", True))
+    try:
+        await internal.serve()
+    finally:
+        public.should_exit = True
+        await listening

@@ -121,8 +121,13 @@ class ServiceSettings(BaseSettings):
     group_commit_size: int = Field(default=64, ge=1, le=64)
     topic_prefix: str = ""
 
+    #: the internal listener: the read API, /metrics and health (keep it inside the cluster)
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: the public listener, for a service with routes the outside world calls (payments: the
+    #: PSP callbacks) and nothing else
+    public_http_host: str = "127.0.0.1"
+    public_http_port: int = 8009
 
     actor_token_public_key: SecretStr | None = None
     actor_token_public_key_file: Path | None = None
@@ -149,6 +154,10 @@ class ServiceSettings(BaseSettings):
     #: the key ring sealing values at rest, `<id>=<base64url 32 bytes>,…`, the sealing key first
     #: (`python -m shared.sealing` prints a key); outside production the development ring
     sealing_keys: SecretStr | None = None
+
+    #: PEM public key of the operator key: its tokens read the ledgers' totals (role operator)
+    #: and nothing else; the reconciliation job signs its own with the private half
+    operator_token_public_key: SecretStr | None = None
 
     #: this service's Ed25519 key signing what it publishes, `<key id>=<base64url 32-byte seed>`
     #: (`python -m shared.signing <service>` prints one); outside production the development key
@@ -200,6 +209,10 @@ class ServiceSettings(BaseSettings):
                 f"{name} is not a readable file (a directory, missing, or denied)"
             ) from None
         return value
+
+    def operator_token_keys(self) -> list[str]:
+        key = self.operator_token_public_key
+        return [key.get_secret_value()] if key and key.get_secret_value().strip() else []
 
     def signer(self) -> Signer:
         """The key this service signs with; its producer name is the service's name."""

@@ -20,7 +20,7 @@ from shared.contract.results import CommandResult, result_type
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.devstack.processes import free_port
 from shared.messaging.tables import inbox
-from shared.testing.events import FORGERIES, forgeries, owned_event, resigned
+from shared.testing.events import forgeries, owned_event, resigned
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
@@ -325,8 +325,7 @@ async def _offset_moved(infra, service, prefix, before: int) -> bool:
     return await _committed(infra, service, prefix) > before
 
 
-@pytest.mark.parametrize("forgery", FORGERIES)
-async def test_a_forged_command_result_is_not_taken_for_the_answer(probe, client, forgery):
+async def test_forged_command_results_are_not_taken_for_the_answer(probe, client):
     """Forged `command-results` were once taken as answers (issue 12 point 4): a result counts
     only when the service that answers its type signed it."""
     command_id = str(uuid.uuid4())
@@ -337,12 +336,10 @@ async def test_a_forged_command_result_is_not_taken_for_the_answer(probe, client
         reason_code="forbidden",
         message="forged",
     )
-    with_type = {"type_": result_type("escrow")}
-    forged, _ = forgeries(forged_answer, **with_type)[forgery]
-    await client.publish(COMMAND_RESULTS, forged.encode(), key=command_id)
-    await client.watcher.wait_for(
-        lambda: any(r.value == forged.encode() for r in client.watcher.on(COMMAND_RESULTS))
-    )
+    forged = forgeries(forged_answer, type_=result_type("escrow"))
+    for envelope, _ in forged.values():
+        await client.publish(COMMAND_RESULTS, envelope.encode(), key=command_id)
+    await client.watcher.wait_for(lambda: len(client.watcher.on(COMMAND_RESULTS)) >= len(forged))
 
     result = await client.execute(open_contract("c-forged"), command_id=command_id)
     assert result.accepted and result.message != "forged"

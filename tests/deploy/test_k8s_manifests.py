@@ -81,7 +81,7 @@ def test_deployment_is_probed_restricted_and_labelled(
     assert pod["automountServiceAccountToken"] is False
     (app,) = pod["containers"]
     port = SERVICES[service]
-    assert app["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+    assert app["ports"][0] == {"name": "http", "containerPort": port, "protocol": "TCP"}
     assert app["args"] == [service], "the service runs `python -m <service>` (serve)"
     assert app["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
     assert app["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
@@ -293,10 +293,42 @@ def test_reconcile_reads_the_read_apis_never_a_database(
     assert not any("valueFrom" in e for e in env.values()), "no secret, no database credentials"
     assert not any("DATABASE" in name or name.startswith("DB_") for name in env)
     assert not app.get("envFrom"), "not even the settings ConfigMap"
-    assert all(set(v) == {"name", "emptyDir"} for v in pod["volumes"]), "no mounted Secret"
-    assert not any(k in str(pod) for k in ("-db-app", "secretKeyRef", "secretName")), (
+    # one Secret: the operator key it signs its read tokens with (issue 12 point 5)
+    secrets = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert secrets == [
+        {
+            "secretName": "escrow-suite-operator-token",
+            "items": [{"key": "private.pem", "path": "private.pem"}],
+        }
+    ]
+    assert env["OPERATOR_TOKEN_PRIVATE_KEY_FILE"]["value"].endswith("/private.pem")
+    assert not any(k in str(pod) for k in ("-db-app", "secretKeyRef")), (
         "no database secret anywhere in the pod"
     )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_psp_callbacks_have_a_listener_and_a_service_of_their_own(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    (app,) = find(docs, "Deployment", "payments")["spec"]["template"]["spec"]["containers"]
+    assert {p["name"]: p["containerPort"] for p in app["ports"]} == {"http": 8002, "public": 8012}
+    env = env_of(app)
+    assert (env["PUBLIC_HTTP_HOST"]["value"], env["PUBLIC_HTTP_PORT"]["value"]) == (
+        "0.0.0.0",
+        "8012",
+    )
+    public = find(docs, "Service", "payments-public")
+    assert [(p["port"], p["targetPort"]) for p in public["spec"]["ports"]] == [(8012, "public")]
+    internal = find(docs, "Service", "payments")
+    assert [p["targetPort"] for p in internal["spec"]["ports"]] == ["http"]
+    for service in SERVICES:  # every service takes the reconciler's operator tokens
+        (pod,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+        assert env_of(pod)["OPERATOR_TOKEN_PUBLIC_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "escrow-suite-operator-token",
+            "key": "public.pem",
+        }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

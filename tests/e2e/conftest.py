@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from payments.cli import pay_and_complete
+from shared.auth import ActorAuth
 from shared.cli.config import CliConfig
 from shared.cli.reconcile import fetch
 from shared.client import SuiteClient
@@ -25,6 +26,7 @@ from shared.contract.registry import all_topics, topics_with_dlq
 from shared.contract.results import CommandResult
 from shared.devstack.processes import free_port
 from shared.devstack.stack import SERVICES, StackConfig, SuiteStack
+from shared.testing.reads import ADMIN
 
 FAST = {
     "OUTBOX_POLL_INTERVAL_MS": "50",
@@ -176,7 +178,11 @@ class Marketplace:
         return data
 
     async def read(self, service: str, path: str) -> Any:
-        async with httpx.AsyncClient(base_url=self.stack.url(service), timeout=10) as http:
+        key = (self.stack.keys_dir / "actor-token.key.pem").read_text()
+        auth = ActorAuth(key, ADMIN)
+        async with httpx.AsyncClient(
+            base_url=self.stack.url(service), timeout=10, auth=auth
+        ) as http:
             answer = await http.get(path)
             answer.raise_for_status()
             return answer.json()

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from shared.cli.config import CliConfig
 
 DEFAULT_URL = "http://127.0.0.1:8004"
 
@@ -26,14 +27,18 @@ def fetch_deliveries(
     params = {
         k: v for k, v in {"event_id": event_id, "user_id": user_id, "status": status}.items() if v
     }
-    answer = httpx.get(f"{url.rstrip('/')}/deliveries", params=params, timeout=10)
+    answer = httpx.get(
+        f"{url.rstrip('/')}/deliveries", params=params, timeout=10, auth=CliConfig.load().reading()
+    )
     answer.raise_for_status()
     found: list[dict[str, Any]] = answer.json()["deliveries"]
     return found
 
 
 def fetch_delivery(url: str, delivery_id: int) -> dict[str, Any] | None:
-    answer = httpx.get(f"{url.rstrip('/')}/deliveries/{delivery_id}", timeout=10)
+    answer = httpx.get(
+        f"{url.rstrip('/')}/deliveries/{delivery_id}", timeout=10, auth=CliConfig.load().reading()
+    )
     if answer.status_code == 404:
         return None
     answer.raise_for_status()

@@ -29,6 +29,7 @@ from shared.contract import payments as p
 from shared.contract.base import Event
 from shared.devstack.processes import free_port
 from shared.service import Service
+from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, running, settings_for_test
 from shared.testing.infra import TestInfra
 from shared.testing.servers import Served, listening, serving
@@ -407,7 +408,7 @@ StartService = Callable[..., AbstractAsyncContextManager[Service]]
 
 @pytest.fixture
 async def start_service(
-    infra: TestInfra, database_url: str, topic_prefix: str, smtp: Mailbox
+    infra: TestInfra, database_url: str, topic_prefix: str, smtp: Mailbox, actor_keys: KeyPair
 ) -> StartService:
     """Start the notifications service with tiny delays; keyword arguments override settings."""
     await migrated("notifications", database_url)
@@ -426,6 +427,7 @@ async def start_service(
             "delivery_max_backoff_s": 0.2,
             "delivery_max_attempts": 3,
             "webhook_allow_private_targets": True,  # the receivers listen on 127.0.0.1
+            "actor_token_public_key": actor_keys.public_pem,
             **overrides,
         }
         service = build(settings_for_test(NotificationsSettings, **values))

@@ -8,8 +8,10 @@ import httpx
 import pytest
 from notifications.entrypoints.app import build
 from notifications.settings import NotificationsSettings
+from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.reads import reading
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +47,18 @@ ORDINARY = [
 
 
 @pytest.fixture(scope="module")
-async def http(infra: TestInfra) -> AsyncIterator[httpx.AsyncClient]:
+async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.AsyncClient]:
     """The notifications app on its own migrated database; a crash is answered 500, not
     raised. Nothing is delivered: the service is not started."""
     url = await migrated("notifications", await infra.new_database("notifications"))
-    service = build(settings_for_test(NotificationsSettings, database_url=url))
-    transport = httpx.ASGITransport(app=service.app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
+    service = build(
+        settings_for_test(
+            NotificationsSettings, database_url=url, actor_token_public_key=actor_keys.public_pem
+        )
+    )
+    async with reading(
+        service.app(), actor_keys.private_pem, base_url="http://notifications"
+    ) as client:
         yield client
     for close in service.on_stop:
         await close()

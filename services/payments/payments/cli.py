@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from shared.auth import ActorAuth
 from shared.cli.config import keyring_of
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Role
@@ -115,8 +116,11 @@ async def request_payout(client: SuiteClient, command: RequestPayout, wait: bool
     return await _first(client, ["payout-completed", "payout-failed"], payout_id=command.payout_id)
 
 
-async def read(payments_url: str, path: str) -> Any:
-    async with httpx.AsyncClient(base_url=payments_url, timeout=10) as http:
+async def read(suite: Suite, path: str) -> Any:
+    """Read the payments API as an admin, with tokens signed by the suite's key."""
+    key, admin = suite.private_key_pem, Actor(user_id="escrowctl", role=Role.ADMIN)
+    auth = ActorAuth(key, admin) if key else None
+    async with httpx.AsyncClient(base_url=suite.payments_url, timeout=10, auth=auth) as http:
         response = await http.get(path)
         return response.json()
 
@@ -158,8 +162,8 @@ def pay(
 @app.command()
 def wallet(user_id: str, suite_file: SuiteFile = SUITE_FILE) -> None:
     """A user's wallet balances and latest entries."""
-    payments_url = Suite.load(suite_file).payments_url
-    typer.echo(json.dumps(asyncio.run(read(payments_url, f"/wallets/{user_id}")), indent=2))
+    suite = Suite.load(suite_file)
+    typer.echo(json.dumps(asyncio.run(read(suite, f"/wallets/{user_id}")), indent=2))
 
 
 @app.command()

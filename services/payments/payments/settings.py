@@ -22,11 +22,13 @@ class PaymentsSettings(ServiceSettings):
 
     service_name: str = "payments"
     http_port: int = 8002
+    #: the PSP callbacks alone listen here (`PUBLIC_URL` is how the PSP reaches this port)
+    public_http_port: int = 8012
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/payments"
 
     #: ISO 4217 codes this deployment accepts (JSON list in the environment)
     accepted_currencies: list[str] = ["IRR", "USD"]
-    public_url: str = "http://127.0.0.1:8002"
+    public_url: str = "http://127.0.0.1:8012"
     #: the largest callback body taken (1 KiB–1 MiB; a gateway's callback is a few hundred
     #: bytes): a longer one is answered 413, unread when its Content-Length announces it
     callback_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)

@@ -16,7 +16,6 @@ from payments.testing.harness import PaymentsHarness
 from pydantic import ValidationError
 from shared.testing.servers import listening
 from starlette.requests import Request
-from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ class BodyMeter:
 @pytest.fixture
 async def metered(payments: PaymentsHarness) -> AsyncIterator[tuple[BodyMeter, httpx.AsyncClient]]:
     """The running service's routes served once more, behind a `BodyMeter`."""
-    meter = BodyMeter(Router(routes=payments.service.http))
+    meter = BodyMeter(payments.service.public_app())
     async with listening(meter) as served, httpx.AsyncClient(base_url=served.url) as http:
         yield meter, http
 

@@ -34,7 +34,15 @@ async def test_pay_then_payout_then_read_the_wallet(payments: PaymentsHarness):
         ),
         wait=True,
     )
-    wallet = await cli.read(str(payments.http.base_url), "/wallets/con-9")
+    suite = cli.Suite(
+        bootstrap_servers="",
+        topic_prefix="",
+        private_key_pem=payments.client.private_key_pem,
+        payments_url=str(payments.http.base_url),
+        sandbox_url="",
+        keyring=payments.client.watcher.keyring,
+    )
+    wallet = await cli.read(suite, "/wallets/con-9")
 
     assert (paid["event"], paid["amount"]) == ("payment-received", 8_000)
     assert (paid_out["event"], paid_out["amount"]) == ("payout-completed", 5_000)

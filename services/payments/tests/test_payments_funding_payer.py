@@ -10,7 +10,6 @@ the guard; these tests run it beside payments.
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from escrow.entrypoints.app import build as build_escrow
 from escrow.settings import EscrowSettings
@@ -21,6 +20,7 @@ from shared.service import Service
 from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, running, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.reads import reading
 
 pytestmark = pytest.mark.integration
 
@@ -64,9 +64,8 @@ async def _escrow_awaiting_payment(payments: PaymentsHarness) -> None:
     assert opened.accepted and created.accepted, (opened, created)
 
 
-async def _escrow_view(escrow: Service) -> dict[str, Any]:
-    transport = httpx.ASGITransport(app=escrow.app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://escrow") as http:
+async def _escrow_view(escrow: Service, payments: PaymentsHarness) -> dict[str, Any]:
+    async with reading(escrow.app(), payments.client.private_key_pem or "") as http:
         response = await http.get(f"/escrows/{ESCROW_ID}")
     response.raise_for_status()
     view: dict[str, Any] = response.json()
@@ -106,7 +105,7 @@ async def test_a_payment_by_anyone_but_the_employer_goes_back_to_its_payer(
     stranger = await payments.fund(AMOUNT, escrow_id=ESCROW_ID, payer=payer)
 
     await _refunded_to_its_payer(payments, stranger, payer)
-    view = await _escrow_view(escrow_service)
+    view = await _escrow_view(escrow_service, payments)
     assert (view["escrow"]["state"], view["escrow"]["held"], view["ledger"]) == (
         "awaiting_payment",
         0,
@@ -128,7 +127,7 @@ async def test_a_payment_by_anyone_but_the_employer_goes_back_to_its_payer(
         "escrow-holding": AMOUNT,
         "refunds-in-flight": 0,
     }
-    view = await _escrow_view(escrow_service)
+    view = await _escrow_view(escrow_service, payments)
     assert {(e["account"], e["amount"]) for e in view["ledger"]} == {
         (f"escrow:{ESCROW_ID}", AMOUNT),
         (f"psp:{genuine}", -AMOUNT),
@@ -146,7 +145,7 @@ async def test_a_strangers_payment_after_the_employers_is_refunded_and_leaves_hi
     stranger = await payments.fund(AMOUNT, escrow_id=ESCROW_ID, payer=STRANGERS[0])
 
     await _refunded_to_its_payer(payments, stranger, STRANGERS[0])
-    view = await _escrow_view(escrow_service)
+    view = await _escrow_view(escrow_service, payments)
     assert (view["escrow"]["state"], view["escrow"]["payment_id"]) == ("funded", genuine)
     assert await _accounts(payments) == {
         "gateway-clearing": -AMOUNT,

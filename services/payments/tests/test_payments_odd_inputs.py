@@ -3,13 +3,16 @@ id no row can have is 404 `not_found`, a query parameter not of its form 400 `ma
 JSON, never 500 (issue 12)."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from payments.entrypoints.app import build
 from payments.settings import PaymentsSettings
+from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.reads import reading
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +36,27 @@ ORDINARY = [
 
 
 @pytest.fixture(scope="module")
-async def http(infra: TestInfra) -> AsyncIterator[httpx.AsyncClient]:
+async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.AsyncClient]:
     """The payments app (Zarinpal opens payments) on its own migrated database; a crash is
     answered 500, not raised. No gateway is called: no callback here gets that far."""
     url = await migrated("payments", await infra.new_database("payments"))
     settings = settings_for_test(
         PaymentsSettings,
         database_url=url,
+        actor_token_public_key=actor_keys.public_pem,
         payment_gateway="zarinpal",
         zarinpal_merchant_id="1344b5d4-0048-11e8-94db-005056a205be",
         zarinpal_api_url="http://127.0.0.1:9",
     )
     service = build(settings)
-    transport = httpx.ASGITransport(app=service.app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payments") as client:
+    internal, public = service.app(), service.public_app()
+
+    async def both(scope: Any, receive: Any, send: Any) -> None:
+        """The two listeners behind one client: callbacks to the public one, reads internal."""
+        app = public if scope.get("path", "").startswith("/callbacks/") else internal
+        await app(scope, receive, send)
+
+    async with reading(both, actor_keys.private_pem, base_url="http://payments") as client:
         yield client
     for close in service.on_stop:
         await close()

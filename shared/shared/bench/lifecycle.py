@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from shared.auth import ActorAuth
 from shared.bench.closed_loop import EMPLOYER
 from shared.bench.driver import Driver, Seen
 from shared.bench.stats import rate, summary_ms
@@ -117,7 +118,13 @@ class Lifecycles:
         self.timeout = timeout
         limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
         self.browser = httpx.AsyncClient(timeout=timeout, limits=limits)
-        self.payments = httpx.AsyncClient(base_url=payments_url, timeout=timeout, limits=limits)
+        # the contractor's wallet is read as an admin (the bench plays every party)
+        self.payments = httpx.AsyncClient(
+            base_url=payments_url,
+            timeout=timeout,
+            limits=limits,
+            auth=ActorAuth(driver.private_key_pem, Actor(user_id="bench", role=Role.ADMIN)),
+        )
         self.polls = 0
 
     async def close(self) -> None:

@@ -80,10 +80,11 @@ As = Annotated[str, typer.Option("--as", help="the acting user's id")]
 
 def show(service: str, path: str) -> None:
     """Print what a service's read API answers at `path` (exit 1 on an error answer)."""
-    base = CliConfig.load().services.get(service)
+    config = CliConfig.load()
+    base = config.services.get(service)
     if not base:
         raise typer.BadParameter(f"where {service} listens is unknown: start `make run` first")
-    answer = httpx.get(base + path, timeout=10)
+    answer = httpx.get(base + path, timeout=10, auth=config.reading())
     typer.echo(json.dumps(answer.json(), indent=2, ensure_ascii=False))
     if answer.status_code >= 400:
         raise typer.Exit(1)

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from shared.auth import ActorAuth
+from shared.contract.base import Actor, Role
 from shared.signing import DevelopmentKeyring, Keyring, Signer
 
 #: where each service is, when no `var/suite.json` says: `<NAME>_URL`, e.g. ESCROW_URL
@@ -30,6 +34,23 @@ class CliConfig:
     )
     #: the services' public keys, which their results must be signed with (EVENT_KEYS)
     keyring: Keyring = field(default_factory=DevelopmentKeyring, repr=False)
+
+    def reading(self, role: Role = Role.ADMIN) -> httpx.Auth | None:
+        """How `escrowctl` reads the services' HTTP API: as `escrowctl` in `role`, with tokens it
+        signs. The operator role signs with OPERATOR_TOKEN_PRIVATE_KEY_FILE when it is set (the
+        reconciliation job of a deployment); otherwise the actor-token key of `make run`."""
+        operator_key = os.environ.get("OPERATOR_TOKEN_PRIVATE_KEY_FILE")
+        if role == Role.OPERATOR and operator_key:
+            actor = Actor(user_id="escrowctl-reconcile", role=Role.OPERATOR)
+            return ActorAuth(Path(operator_key).read_text(), actor)
+        if not self.private_key_pem:
+            return None
+        return ActorAuth(
+            self.private_key_pem,
+            Actor(user_id="escrowctl", role=role),
+            audience=self.token_audience,
+            issuer=self.token_issuer,
+        )
 
     @classmethod
     def load(cls) -> CliConfig:

@@ -23,6 +23,7 @@ import typer
 from prometheus_client import Gauge, start_http_server
 
 from shared.cli.config import CliConfig
+from shared.contract.base import Role
 
 DIFFERENCE = Gauge(
     "escrow_suite_reconciliation_difference",
@@ -134,11 +135,13 @@ def table(all_books: list[Books]) -> str:
 
 
 def fetch(config: CliConfig) -> list[Books]:
+    reader = config.reading(Role.OPERATOR)
+
     def totals(service: str) -> dict[str, Any]:
         base = config.services.get(service)
         if not base:
             raise typer.BadParameter(f"where {service} listens is unknown: start `make run`")
-        answer = httpx.get(f"{base}/ledger/totals", timeout=10)
+        answer = httpx.get(f"{base}/ledger/totals", timeout=10, auth=reader)
         answer.raise_for_status()
         body: dict[str, Any] = answer.json()
         return body

@@ -29,6 +29,8 @@ class Role(StrEnum):
     ARBITER = "arbiter"
     ADMIN = "admin"
     SYSTEM = "system"
+    #: reads the ledgers' totals for reconciliation, and nothing else (sends no command)
+    OPERATOR = "operator"
 
 
 class Message(BaseModel):

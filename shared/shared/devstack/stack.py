@@ -90,6 +90,8 @@ class SuiteStack:
         #: every service process by its name: `escrow`, then replicas `escrow-2`, …
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.http_ports: dict[str, int] = dict(config.http_ports)
+        #: the public listener of each payments process (its PSP callbacks)
+        self.public_ports: dict[str, int] = {}
         self.mail: subprocess.Popen[bytes] | None = None
         self.sandbox: subprocess.Popen[bytes] | None = None
         self.database_urls: dict[str, str] = {}
@@ -235,7 +237,12 @@ class SuiteStack:
             "SMTP_HOST": self.config.host,
             "SMTP_PORT": str(self.config.smtp_port),
             "SANDBOX_URL": self.sandbox_url,
-            "PUBLIC_URL": self.url("payments"),
+            "PUBLIC_URL": self.public_url,
+            **(
+                {"PUBLIC_HTTP_PORT": str(self.public_ports[process or name])}
+                if (process or name) in self.public_ports
+                else {}
+            ),
             # webhooks of development go to receivers on this machine (notifications' setting)
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get(
                 "WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"
@@ -276,6 +283,14 @@ class SuiteStack:
             log=self.logs_dir / f"{process}.log",
         )
 
+    @property
+    def public_url(self) -> str:
+        """Where the PSP calls payments back (its first process's public listener)."""
+        if "payments" not in self.public_ports:
+            for process in self.replica_names("payments"):
+                self.public_ports[process] = free_port(self.config.host)
+        return f"http://{self.config.host}:{self.public_ports['payments']}"
+
     def url(self, name: str) -> str:
         """The HTTP address of a service (its first process) or of one replica (`escrow-2`)."""
         return f"http://{self.config.host}:{self.http_ports[name]}"
@@ -294,6 +309,7 @@ class SuiteStack:
             "topic_prefix": self.config.topic_prefix,
             "services": {name: self.url(name) for name in SERVICES},
             "sandbox_url": self.sandbox_url,
+            "payments_public_url": self.public_url,
             "pids": {
                 **{name: p.pid for name, p in self.services.items()},
                 **(

@@ -10,7 +10,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from shared.auth import ActorAuth
 from shared.cli.reconcile import Books, books
+from shared.contract.base import Actor, Role
 
 #: database -> what is read -> a query of (what, currency, figure...) rows
 QUERIES: dict[str, dict[str, str]] = {
@@ -82,9 +84,10 @@ class Reconciled:
         ]
 
 
-async def reconcile(escrow_url: str, payments_url: str) -> Reconciled:
-    """The books of `escrowctl reconcile`, read the way it reads them."""
-    async with httpx.AsyncClient(timeout=30) as client:
+async def reconcile(escrow_url: str, payments_url: str, private_key_pem: str) -> Reconciled:
+    """The books of `escrowctl reconcile`, read the way it reads them (as the operator)."""
+    operator = Actor(user_id="fuzz-reconcile", role=Role.OPERATOR)
+    async with httpx.AsyncClient(timeout=30, auth=ActorAuth(private_key_pem, operator)) as client:
         escrow = (await client.get(f"{escrow_url}/ledger/totals")).raise_for_status().json()
         payments = (await client.get(f"{payments_url}/ledger/totals")).raise_for_status().json()
     return Reconciled(books(escrow, payments))

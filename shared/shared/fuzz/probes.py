@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from shared.auth import ActorAuth
 from shared.bench.driver import Driver
 from shared.contract import disputes, escrow, payments
 from shared.contract.base import Actor, Command, Role
@@ -71,6 +72,8 @@ def contacts(tag: str, rounds: int) -> list[UserContactUpdated]:
 class Probes:
     def __init__(self, driver: Driver, urls: dict[str, str], tag: str, timeout_s: float) -> None:
         self.driver = driver
+        #: the delivery log is read as an admin, with tokens of the suite's key
+        self.reader = ActorAuth(driver.private_key_pem, Actor(user_id="fuzz", role=Role.ADMIN))
         self.urls = urls
         self.tag = tag
         self.timeout_s = timeout_s
@@ -133,7 +136,7 @@ class Probes:
         return await _until(lambda: self._has_delivery(contractor), answer_at, self.timeout_s)
 
     async def _has_delivery(self, user_id: str) -> bool:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with httpx.AsyncClient(timeout=self.timeout_s, auth=self.reader) as client:
             answer = await client.get(
                 f"{self.urls['notifications']}/deliveries", params={"user_id": user_id}
             )

@@ -157,7 +157,9 @@ class Fuzz:
         if not caught_up:
             raise SuiteFailed("the suite did not catch up after seeding")
         r.money_before = await snapshot(self.dsn_of)
-        r.books_before = await reconcile(self.urls["escrow"], self.urls["payments"])
+        r.books_before = await reconcile(
+            self.urls["escrow"], self.urls["payments"], self.suite.private_key_pem
+        )
         r.rss_before = self.resources.rss()
         self.say(f"money before: {len(r.money_before)} figures; fuzzing {o.records:,} records")
 
@@ -212,7 +214,9 @@ class Fuzz:
             60.0, 1.0, lambda _: None
         )
         r.money_after = await snapshot(self.dsn_of)
-        r.books_after = await reconcile(self.urls["escrow"], self.urls["payments"])
+        r.books_after = await reconcile(
+            self.urls["escrow"], self.urls["payments"], self.suite.private_key_pem
+        )
         self.say("reading dead letters and answers")
         r.outcomes = await read_outcomes(
             self.suite.bootstrap_servers, r.topics.names, r.tally.answers_due

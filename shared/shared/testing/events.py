@@ -33,16 +33,6 @@ def resigned(event: CloudEvent, producer: str) -> CloudEvent:
     return signed(unsigned, Signer.development(producer))
 
 
-#: the forgeries `forgeries` makes, by name (deterministic ids for parametrised tests)
-FORGERIES = (
-    "unsigned",
-    "signed with a key of its own under the producer's key id",
-    "changed after it was signed",
-    "signed by the marketplace as itself",
-    "the producer's signature, another source",
-)
-
-
 def forgeries(message: Message, **options: Any) -> dict[str, tuple[CloudEvent, str]]:
     """`message` as an attacker who can write its topic could send it, each forgery with the
     dead-letter reason it must get: none may have any effect."""

@@ -34,6 +34,8 @@ class DisputeFilter:
     arbiter: str | None = None
     state: str | None = None
     limit: int = 100
+    #: only disputes this user is a party to or the arbiter of (None: every dispute, for admins)
+    visible_to: str | None = None
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         found = []
@@ -47,6 +49,14 @@ class DisputeFilter:
             found.append(disputes.c.arbiter_id == self.arbiter)
         if self.state:
             found.append(disputes.c.state == self.state)
+        if self.visible_to is not None:
+            found.append(
+                sa.or_(
+                    disputes.c.employer_id == self.visible_to,
+                    disputes.c.contractor_id == self.visible_to,
+                    disputes.c.arbiter_id == self.visible_to,
+                )
+            )
         return found
 
 

@@ -72,7 +72,7 @@ def build(settings: DisputesSettings | None = None, clock: Clock | None = None) 
         runtime.on_event(model)(bind(events.escrow_changed))
     for model, handler in SAGA.items():
         runtime.on_event(model)(bind(handler))
-    service.http = routes(service.db)
+    service.http = routes(service.db, service.readers)
     service.loops.append(
         scheduled(
             partial(deadlines_round, runtime, policy, deadlines),

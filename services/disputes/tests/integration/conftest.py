@@ -27,6 +27,7 @@ from shared.service import Service
 from shared.testing.events import owned_event
 from shared.testing.fixtures import eventually
 from shared.testing.harness import migrated, running, settings_for_test
+from shared.testing.reads import reading
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -147,8 +148,7 @@ class Suite:
         return found
 
     async def read(self, service: Service, path: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=service.app())
-        async with httpx.AsyncClient(transport=transport, base_url="http://suite") as http:
+        async with reading(service.app(), self.client.private_key_pem or "") as http:
             return await http.get(path)
 
     async def _until(self, service: Service, path: str, key: str, state: str) -> dict[str, Any]:

@@ -8,8 +8,10 @@ import httpx
 import pytest
 from disputes.entrypoints.app import build
 from disputes.settings import DisputesSettings
+from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.reads import reading
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +44,15 @@ ORDINARY = [
 
 
 @pytest.fixture(scope="module")
-async def http(infra: TestInfra) -> AsyncIterator[httpx.AsyncClient]:
+async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.AsyncClient]:
     """The disputes app on its own migrated database; a crash is answered 500, not raised."""
     url = await migrated("disputes", await infra.new_database("disputes"))
-    service = build(settings_for_test(DisputesSettings, database_url=url))
-    transport = httpx.ASGITransport(app=service.app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://disputes") as client:
+    service = build(
+        settings_for_test(
+            DisputesSettings, database_url=url, actor_token_public_key=actor_keys.public_pem
+        )
+    )
+    async with reading(service.app(), actor_keys.private_pem, base_url="http://disputes") as client:
         yield client
     await service.db.dispose()
 

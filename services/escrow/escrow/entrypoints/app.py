@@ -64,7 +64,7 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
         runtime.on_command(change)(bind(commands.change))
     for event, handler in EVENTS.items():
         runtime.on_event(event)(bind(handler))
-    service.http = routes(service.db)
+    service.http = routes(service.db, service.readers)
     service.loops.append(
         scheduled(
             partial(timers_round, runtime, rules, timers),

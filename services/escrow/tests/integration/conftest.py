@@ -18,6 +18,7 @@ from shared.contract.results import CommandResult
 from shared.service import Service
 from shared.testing.events import owned_event
 from shared.testing.harness import migrated, running, settings_for_test
+from shared.testing.reads import reading
 
 ESCROW_TOPICS = [m.TOPIC for m in wire.EVENTS if issubclass(m, wire.EscrowEvent)]
 
@@ -129,8 +130,8 @@ class Market:
         return found
 
     async def read(self, path: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=self.service.app())
-        async with httpx.AsyncClient(transport=transport, base_url="http://escrow") as http:
+        key = self.client.private_key_pem or ""
+        async with reading(self.service.app(), key, base_url="http://escrow") as http:
             return await http.get(path)
 
 

@@ -7,8 +7,10 @@ import httpx
 import pytest
 from escrow.entrypoints.app import build
 from escrow.settings import EscrowSettings
+from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
+from shared.testing.reads import reading
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +33,15 @@ ORDINARY = [
 
 
 @pytest.fixture(scope="module")
-async def http(infra: TestInfra) -> AsyncIterator[httpx.AsyncClient]:
+async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.AsyncClient]:
     """The escrow app on its own migrated database; a crash is answered 500, not raised."""
     url = await migrated("escrow", await infra.new_database("escrow"))
-    service = build(settings_for_test(EscrowSettings, database_url=url))
-    transport = httpx.ASGITransport(app=service.app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://escrow") as client:
+    service = build(
+        settings_for_test(
+            EscrowSettings, database_url=url, actor_token_public_key=actor_keys.public_pem
+        )
+    )
+    async with reading(service.app(), actor_keys.private_pem, base_url="http://escrow") as client:
         yield client
     await service.db.dispose()
 

@@ -69,7 +69,7 @@ def build(
             alarm=deliverer.alarm,
         )
     )
-    service.http.extend(routes(service.db))
+    service.http.extend(routes(service.db, service.readers))
     return service
 
 

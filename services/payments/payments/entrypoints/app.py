@@ -44,10 +44,13 @@ def build(
         db=service.db,
         clock=service.clock,
         signer=service.runtime.signer,
+        readers=service.readers,
         nudge=service.relay.nudge,
     )
     _register_handlers(service, deps)
-    service.http.extend(routes(deps))
+    reads, callbacks = routes(deps)
+    service.http.extend(reads)
+    service.public_http.extend(callbacks)
     service.loops.extend(_workers(settings, deps, service))
     return service
 

@@ -6,7 +6,10 @@ gateway that cannot confirm now answers 502, and the callback may be repeated. A
 `CALLBACK_MAX_BODY_BYTES` is answered 413: unread when its Content-Length says so, else once the
 bytes read pass the limit, so no more than the limit and one chunk is ever held.
 
-Ids and query parameters are taken as every service takes them (`shared.http`).
+Ids and query parameters are taken as every service takes them (`shared.http`), and every read
+names its reader: a payment is its payer's, a payout and a wallet their user's, a refund its
+employer's (admins see all); the ledger totals are for admins and the operator role. What is not
+the reader's is answered 404, as what does not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.http import BadInput, Endpoint, answers_bad_input, path_id, query_texts, whole_number
+from shared.http import (
+    BadInput,
+    Endpoint,
+    answers_bad_input,
+    path_id,
+    query_texts,
+    whole_number,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -39,7 +49,9 @@ class CallbackTooLarge(BadInput):
     error = "too_large"
 
 
-def routes(deps: Dependencies) -> list[BaseRoute]:
+def routes(deps: Dependencies) -> tuple[list[BaseRoute], list[BaseRoute]]:
+    """The read API (internal listener) and the callbacks (public listener)."""
+
     @answers_bad_input
     async def callback(request: Request) -> Response:
         name = request.path_params["gateway"]
@@ -69,27 +81,34 @@ def routes(deps: Dependencies) -> list[BaseRoute]:
             return JSONResponse({"error": "gateway_unavailable"}, status_code=502)
         return JSONResponse(funding.describe(payment))
 
-    def read(view: View, param: str) -> Endpoint:
+    def read(view: View, param: str, owner: str) -> Endpoint:
+        """A view of one thing, for the reader named by its field `owner`."""
+
         @answers_bad_input
         async def endpoint(request: Request) -> Response:
-            found = await view(deps.db, path_id(request, param))
-            if found is None:
+            who = deps.readers.of(request)
+            key = path_id(request, param)
+            # a wallet is named by its owner: another's is not even looked up
+            found = await view(deps.db, key) if param != owner or who.sees(key) else None
+            if found is None or not who.sees(found.get(owner)):
                 return JSONResponse({"error": "not_found"}, status_code=404)
             return JSONResponse(found)
 
         return endpoint
 
+    @answers_bad_input
     async def totals(request: Request) -> Response:
+        deps.readers.of(request).check_operator()
         return JSONResponse(await views.ledger_totals(deps.db))
 
+    public: list[BaseRoute] = [Route("/callbacks/{gateway}", callback, methods=["GET", "POST"])]
     return [
-        Route("/callbacks/{gateway}", callback, methods=["GET", "POST"]),
-        Route("/payments/{payment_id}", read(views.payment, "payment_id")),
-        Route("/wallets/{user_id}", read(views.wallet, "user_id")),
-        Route("/payouts/{payout_id}", read(views.payout, "payout_id")),
-        Route("/refunds/{refund_id}", read(views.refund, "refund_id")),
+        Route("/payments/{payment_id}", read(views.payment, "payment_id", "payer_id")),
+        Route("/wallets/{user_id}", read(views.wallet, "user_id", "user_id")),
+        Route("/payouts/{payout_id}", read(views.payout, "payout_id", "user_id")),
+        Route("/refunds/{refund_id}", read(views.refund, "refund_id", "employer_id")),
         Route("/ledger/totals", totals),
-    ]
+    ], public
 
 
 async def bounded_body(request: Request, limit: int) -> bytes:

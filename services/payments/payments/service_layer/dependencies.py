@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from shared.clock import Clock
 from shared.db import Database
+from shared.http import Readers
 from shared.loops import Alarm
 from shared.signing import Signer
 
@@ -20,6 +21,8 @@ class Dependencies:
     clock: Clock
     #: signs what this service publishes (its producer is the messages' `source`)
     signer: Signer
+    #: whose bearer tokens the read API takes
+    readers: Readers
     #: wake the outbox relay after a commit made outside a consumed message
     nudge: Callable[[], None]
     #: wake the payout and refund workers: a commit queued a transfer due now

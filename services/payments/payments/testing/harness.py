@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from shared.auth import ActorAuth
 from shared.client import SuiteClient
 from shared.contract.base import Actor, Event, Role
 from shared.contract.escrow import EscrowKind, EscrowSnapshot, EscrowState
@@ -21,6 +22,7 @@ from shared.devstack.processes import free_port
 from shared.service import Service
 from shared.testing.events import owned_event
 from shared.testing.harness import migrated, running, settings_for_test
+from shared.testing.reads import ADMIN
 from shared.testing.servers import serving
 from starlette.routing import Router
 
@@ -210,7 +212,10 @@ async def running_payments(
     service = build(settings)
     async with (
         running(service),
-        serving(Router(routes=service.http), port) as url,
-        httpx.AsyncClient(base_url=url) as http,
+        # one port for both listeners: the tests read and call back through it alike
+        serving(Router(routes=[*service.http, *service.public_http]), port) as url,
+        httpx.AsyncClient(
+            base_url=url, auth=ActorAuth(client.private_key_pem or "", ADMIN)
+        ) as http,
     ):
         yield PaymentsHarness(service, sandbox, client, http)
