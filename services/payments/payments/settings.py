@@ -74,9 +74,11 @@ class PaymentsSettings(ServiceSettings):
     def _refuse_unusable_gateways(self) -> Self:
         if self.payment_gateway == "zarinpal" and not self.zarinpal_merchant_id:
             raise ValueError("PAYMENT_GATEWAY=zarinpal needs ZARINPAL_MERCHANT_ID")
-        if (
-            self.environment == "production"
-            and self.sandbox_secret.get_secret_value() == DEV_SECRET
-        ):
+        if self.environment != "production":
+            return self
+        if self.payment_gateway == "sandbox":
+            # a sandbox callback, signed with SANDBOX_SECRET, funds an escrow with no money
+            raise ValueError("PAYMENT_GATEWAY=sandbox is for development: use a real PSP")
+        if self.sandbox_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("SANDBOX_SECRET must not be the development secret in production")
         return self

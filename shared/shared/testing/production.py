@@ -30,6 +30,9 @@ def production_settings(*, without: Iterable[str] = (), **changes: object) -> di
         "signing_key": Signer.generate("any", "k1").setting(),
         "event_keys": ring,
         "sandbox_secret": "a-real-sandbox-secret",
+        # payments: money comes in through a real PSP (the sandbox is refused in production)
+        "payment_gateway": "zarinpal",
+        "zarinpal_merchant_id": "1344b5d4-0048-11e8-94db-005056a205be",
         # notifications: production email goes over STARTTLS to a mail server (others ignore it)
         "smtp_host": "smtp.mail.example",
         "smtp_starttls": True,
