@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from aiokafka import ConsumerRecord
@@ -342,29 +342,26 @@ async def serve(service: Service) -> None:
     """The internal listener (FastStream's lifecycle, the read API, /metrics, health) and, if
     the service has public routes, the public one beside it; both stop on SIGTERM."""
     s = service.settings
-    internal = uvicorn.Server(
-        uvicorn.Config(
-            service.app(),
-            host=s.http_host,
-            port=s.http_port,
-            lifespan="on",
+
+    def config(
+        app: ASGIApp, host: str, port: int, lifespan: Literal["on", "off"]
+    ) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            lifespan=lifespan,
             log_level="warning",
             timeout_graceful_shutdown=int(s.graceful_timeout_s),
         )
-    )
+
+    # FastStream's lifecycle runs with the internal listener only
+    internal = uvicorn.Server(config(service.app(), s.http_host, s.http_port, "on"))
     if not service.public_http:
         await internal.serve()
         return
-    public = _PublicServer(
-        uvicorn.Config(
-            service.public_app(),
-            host=s.public_http_host,
-            port=s.public_http_port,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=int(s.graceful_timeout_s),
-        )
-    )
+    public_app = service.public_app()
+    public = _PublicServer(config(public_app, s.public_http_host, s.public_http_port, "off"))
     listening = asyncio.create_task(public.serve())
     # a public listener that stops (its port taken) stops the service: better restarted than
     # running without its callbacks
