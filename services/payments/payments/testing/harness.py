@@ -157,7 +157,9 @@ class PaymentsHarness:
         body: dict[str, Any] = {"outcome": outcome}
         if amount is not None:
             body["amount"] = amount
-        async with httpx.AsyncClient() as browser:
+        # the sandbox answers once its callback has been answered: on a busy machine that can
+        # take longer than httpx's default 5 s (a CI run once timed out here)
+        async with httpx.AsyncClient(timeout=60) as browser:
             answer = await browser.post(started["redirect_url"], json=body)
         answer.raise_for_status()
         return answer.json()
