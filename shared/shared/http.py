@@ -97,11 +97,6 @@ class Reader:
             return False
         return self.actor.user_id in user_ids
 
-    def check(self, *user_ids: str | None) -> None:
-        """`NotTheirs` unless the reader `sees` it."""
-        if not self.sees(*user_ids):
-            raise NotTheirs()
-
     def check_operator(self) -> None:
         """Totals are for admins and the operator role."""
         if not (self.is_admin or self.actor.role == Role.OPERATOR):

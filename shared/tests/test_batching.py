@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import RecordMetadata
 from prometheus_client import REGISTRY
 from shared.client import SuiteClient
-from shared.contract.base import Actor, Message, Role
+from shared.contract.base import Message
 from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.escrow import OpenContract
@@ -43,6 +43,7 @@ from shared.testing.probe import (
     POISON_PREFIX,
     create_tables,
     effects,
+    open_contract,
     probe_service,
 )
 
@@ -51,23 +52,12 @@ pytestmark = pytest.mark.integration
 CONTACTS = UserContactUpdated.TOPIC
 COMMANDS = OpenContract.TOPIC
 CONSUMED = (CONTACTS, COMMANDS)
-EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
 #: every wait is generous: the machine is shared and slow at times; nothing asserts on time
 PATIENCE = 60.0
 
 
 def contact(user_id: str) -> UserContactUpdated:
     return UserContactUpdated(user_id=user_id, email=f"{user_id}@example.org")
-
-
-def open_contract(contract_id: str, agreed: int | None = 1000) -> OpenContract:
-    return OpenContract(
-        actor=EMPLOYER,
-        contract_id=contract_id,
-        contractor_id="con-1",
-        currency="IRR",
-        agreed_amount=agreed,
-    )
 
 
 @dataclass(frozen=True)

@@ -24,25 +24,19 @@ from shared.testing.events import forgeries, owned_event, resigned
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
-from shared.testing.probe import count_effects, create_tables, probe_service
+from shared.testing.probe import (
+    EMPLOYER,
+    count_effects,
+    create_tables,
+    open_contract,
+    probe_service,
+)
 
 pytestmark = pytest.mark.integration
-
-EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
 
 
 def contact(user_id: str) -> UserContactUpdated:
     return UserContactUpdated(user_id=user_id, email=f"{user_id}@example.org")
-
-
-def open_contract(contract_id: str, agreed: int | None = 1000) -> OpenContract:
-    return OpenContract(
-        actor=EMPLOYER,
-        contract_id=contract_id,
-        contractor_id="con-1",
-        currency="IRR",
-        agreed_amount=agreed,
-    )
 
 
 @pytest.fixture

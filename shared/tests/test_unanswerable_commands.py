@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from shared.client import SuiteClient
-from shared.contract.base import Actor, Role
 from shared.contract.envelope import EnvelopeError, decode
 from shared.contract.escrow import OpenContract
 from shared.contract.registry import COMMAND_RESULTS
@@ -25,21 +24,15 @@ from shared.messaging import inbox
 from shared.testing.fixtures import KeyPair
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
-from shared.testing.probe import POISON_AMOUNT, create_tables, probe_service
+from shared.testing.probe import (
+    POISON_AMOUNT,
+    create_tables,
+    open_contract,
+    probe_service,
+)
 
-EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
 #: generous: the machine is shared and slow at times; nothing asserts on time
 PATIENCE = 60.0
-
-
-def open_contract(contract_id: str, agreed: int = 1000) -> OpenContract:
-    return OpenContract(
-        actor=EMPLOYER,
-        contract_id=contract_id,
-        contractor_id="con-1",
-        currency="IRR",
-        agreed_amount=agreed,
-    )
 
 
 def _with_nul_id(client: SuiteClient, contract_id: str) -> bytes:

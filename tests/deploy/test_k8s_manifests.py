@@ -32,6 +32,11 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
+def secret_ref(container: dict[str, Any], name: str) -> Any:
+    """The Secret and key the container's variable `name` is read from."""
+    return env_of(container)[name]["valueFrom"]["secretKeyRef"]
+
+
 def test_generated_files_equal_a_fresh_generation(check: Any) -> None:
     assert check.check_generated(check.DEPLOY) == []
 
@@ -178,12 +183,11 @@ def test_every_service_signs_with_its_key_and_verifies_with_the_ring_from_secret
     (app,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
     (job,) = find(docs, "Job", f"{service}-migrate")["spec"]["template"]["spec"]["containers"]
     for container in (app, job):
-        env = env_of(container)
-        assert env["SIGNING_KEY"]["valueFrom"]["secretKeyRef"] == {
+        assert secret_ref(container, "SIGNING_KEY") == {
             "name": f"{service}-signing",
             "key": "key",
         }
-        assert env["EVENT_KEYS"]["valueFrom"]["secretKeyRef"] == {
+        assert secret_ref(container, "EVENT_KEYS") == {
             "name": "escrow-suite-event-keys",
             "key": "ring",
         }
@@ -325,7 +329,7 @@ def test_the_psp_callbacks_have_a_listener_and_a_service_of_their_own(
     assert [p["targetPort"] for p in internal["spec"]["ports"]] == ["http"]
     for service in SERVICES:  # every service takes the reconciler's operator tokens
         (pod,) = find(docs, "Deployment", service)["spec"]["template"]["spec"]["containers"]
-        assert env_of(pod)["OPERATOR_TOKEN_PUBLIC_KEY"]["valueFrom"]["secretKeyRef"] == {
+        assert secret_ref(pod, "OPERATOR_TOKEN_PUBLIC_KEY") == {
             "name": "escrow-suite-operator-token",
             "key": "public.pem",
         }

@@ -12,7 +12,7 @@ from payments.settings import PaymentsSettings
 from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
-from shared.testing.reads import reading
+from shared.testing.reads import assert_json, assert_refused, reading_service
 
 pytestmark = pytest.mark.integration
 
@@ -56,23 +56,21 @@ async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.Asy
         app = public if scope.get("path", "").startswith("/callbacks/") else internal
         await app(scope, receive, send)
 
-    async with reading(both, actor_keys.private_pem, base_url="http://payments") as client:
+    async with reading_service(
+        service, actor_keys.private_pem, base_url="http://payments", app=both
+    ) as client:
         yield client
-    for close in service.on_stop:
-        await close()
-    await service.db.dispose()
 
 
 @pytest.mark.parametrize(("path", "status"), ODD)
 async def test_an_odd_input_is_answered_4xx_in_json(http, path, status):
     answer = await http.get(path)
 
-    assert (answer.status_code, answer.headers["content-type"]) == (status, "application/json")
-    assert answer.json()["error"] == {400: "malformed", 404: "not_found"}[status]
+    assert_refused(answer, status)
 
 
 @pytest.mark.parametrize(("path", "status"), ORDINARY)
 async def test_an_ordinary_request_is_answered_as_before(http, path, status):
     answer = await http.get(path)
 
-    assert (answer.status_code, answer.headers["content-type"]) == (status, "application/json")
+    assert_json(answer, status)

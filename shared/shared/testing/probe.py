@@ -18,6 +18,7 @@ import asyncio
 import sqlalchemy as sa
 
 from shared.auth import ActorTokenVerifier
+from shared.contract.base import Actor, Role
 from shared.contract.directory import UserContactUpdated
 from shared.contract.escrow import ContractOpened, OpenContract
 from shared.contract.results import ReasonCode
@@ -47,6 +48,21 @@ POISON_PREFIX = "poison"
 HUGE_AMOUNT = 777
 #: printed on stdout (then flushed) when the handler starts blocking on `hang_on`
 HANGING = "probe: hanging on"
+
+
+#: who sends the probe's commands in the tests
+EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
+
+
+def open_contract(contract_id: str, agreed: int | None = 1000) -> OpenContract:
+    """The command the probe answers (`agreed` picks a trigger: 13, `POISON_AMOUNT`, …)."""
+    return OpenContract(
+        actor=EMPLOYER,
+        contract_id=contract_id,
+        contractor_id="con-1",
+        currency="IRR",
+        agreed_amount=agreed,
+    )
 
 
 class ProbeRefusal(Exception):

@@ -10,7 +10,7 @@ from escrow.settings import EscrowSettings
 from shared.testing.fixtures import KeyPair
 from shared.testing.harness import migrated, settings_for_test
 from shared.testing.infra import TestInfra
-from shared.testing.reads import reading
+from shared.testing.reads import assert_json, assert_refused, reading_service
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +41,19 @@ async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.Asy
             EscrowSettings, database_url=url, actor_token_public_key=actor_keys.public_pem
         )
     )
-    async with reading(service.app(), actor_keys.private_pem, base_url="http://escrow") as client:
+    async with reading_service(service, actor_keys.private_pem, base_url="http://escrow") as client:
         yield client
-    await service.db.dispose()
 
 
 @pytest.mark.parametrize("path", ODD)
 async def test_an_odd_path_id_is_not_found_in_json(http, path):
     answer = await http.get(path)
 
-    assert (answer.status_code, answer.headers["content-type"]) == (404, "application/json")
-    assert answer.json()["error"] == "not_found"
+    assert_refused(answer, 404)
 
 
 @pytest.mark.parametrize(("path", "status"), ORDINARY)
 async def test_an_ordinary_path_is_read_as_before(http, path, status):
     answer = await http.get(path)
 
-    assert (answer.status_code, answer.headers["content-type"]) == (status, "application/json")
+    assert_json(answer, status)
