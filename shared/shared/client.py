@@ -29,7 +29,7 @@ from shared.contract.envelope import (
 )
 from shared.contract.registry import COMMAND_RESULTS, off_wire, on_wire
 from shared.contract.results import CommandResult
-from shared.signing import BadSignature, DevelopmentKeyring, Keyring
+from shared.signing import DevelopmentKeyring, Keyring
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +125,14 @@ class Watcher:
         try:
             event, document = read(value)
             spec = registry.spec(event.type)
-            if spec is None or spec.kind != "result" or spec.producer != event.source:
+            if spec is None or spec.kind != "result":
                 return
-            self.keyring.verify(document, spec.producer)
+            forged = registry.provenance(event, document, spec, self.keyring)
+            if forged is not None:
+                log.warning("ignoring a command result that is not its service's: %s", forged[1])
+                return
             result = CommandResult.model_validate(event.data)
         except (EnvelopeError, ValidationError):
-            return
-        except BadSignature as exc:
-            log.warning("ignoring a command result that is not its service's: %s", exc)
             return
         self._results.setdefault(result.command_id, result)
 

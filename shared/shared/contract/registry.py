@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from shared.contract import directory, disputes, escrow, payments
 from shared.contract.base import Message
+from shared.contract.envelope import CloudEvent, shorten
 from shared.contract.results import CommandResult
+from shared.signing import BadSignature, Keyring
 
 DLQ_SUFFIX = ".dlq"
 COMMAND_RESULTS = CommandResult.TOPIC
@@ -69,6 +71,24 @@ SPECS: dict[str, MessageSpec] = _specs()
 
 def spec(type_: str) -> MessageSpec | None:
     return SPECS.get(type_)
+
+
+def provenance(
+    event: CloudEvent, document: dict[str, Any], spec: MessageSpec, keyring: Keyring
+) -> tuple[str, str] | None:
+    """Why an event or result does not come from the producer of its type, if it does not:
+    another `source` (`wrong_source`), or no valid signature by one of its keys
+    (`bad_signature`). `document` is the JSON object the record was (what the signature covers).
+    The one check of the runtime, `SuiteClient` and the fuzzer's expectations."""
+    producer = spec.producer or ""
+    if event.source != producer:
+        source = shorten(event.source, 80)
+        return "wrong_source", f"{event.type} is published by {producer}, not {source!r}"
+    try:
+        keyring.verify(document, producer)
+    except BadSignature as exc:
+        return "bad_signature", str(exc)
+    return None
 
 
 def spec_of(model: type[Message]) -> MessageSpec:

@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from shared.contract.envelope import CloudEvent, EnvelopeError
 from shared.contract.envelope import read as read_envelope
-from shared.contract.registry import COMMAND_TOPICS, spec
+from shared.contract.registry import COMMAND_TOPICS, provenance, spec
 from shared.messaging.outbox import MAX_MESSAGE_BYTES
-from shared.messaging.runtime import provenance
 from shared.signing import DevelopmentKeyring
 
 

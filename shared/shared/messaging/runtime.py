@@ -39,7 +39,7 @@ from shared.contract.envelope import (
     read,
     shorten,
 )
-from shared.contract.registry import COMMAND_TOPICS, MessageSpec
+from shared.contract.registry import COMMAND_TOPICS, MessageSpec, provenance
 from shared.contract.results import CommandResult, ReasonCode, result_type
 from shared.db import Database
 from shared.messaging import batch, inbox
@@ -52,7 +52,7 @@ from shared.messaging.retry import (
     from_database,
     retrying,
 )
-from shared.signing import BadSignature, DevelopmentKeyring, Keyring, Signer
+from shared.signing import DevelopmentKeyring, Keyring, Signer
 
 log = logging.getLogger(__name__)
 
@@ -573,22 +573,6 @@ class GroupRun:
             and message_id not in self.released
         ):
             self.released.append(message_id)
-
-
-def provenance(
-    event: CloudEvent, document: dict[str, Any], spec: MessageSpec, keyring: Keyring
-) -> tuple[str, str] | None:
-    """Why an event does not come from the producer of its type, if it does not: another
-    `source` (`wrong_source`), or no valid signature by one of its keys (`bad_signature`)."""
-    producer = spec.producer or ""
-    if event.source != producer:
-        source = shorten(event.source, 80)
-        return "wrong_source", f"{event.type} is published by {producer}, not {source!r}"
-    try:
-        keyring.verify(document, producer)
-    except BadSignature as exc:
-        return "bad_signature", str(exc)
-    return None
 
 
 def _reason_of(exc: ValidationError) -> ReasonCode:
