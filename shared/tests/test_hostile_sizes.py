@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import REGISTRY
 from shared.client import SuiteClient
-from shared.contract.base import Actor, Role
 from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import MAX_REFUSAL_TEXT
-from shared.contract.escrow import OpenContract
 from shared.contract.registry import dlq
 from shared.db import Database
 from shared.messaging.deadletter import MAX_KEY_BYTES, Record, bounded
@@ -28,23 +26,18 @@ from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.harness import running
 from shared.testing.infra import TestInfra
-from shared.testing.probe import HUGE_AMOUNT, count_effects, create_tables, probe_service
+from shared.testing.probe import (
+    HUGE_AMOUNT,
+    count_effects,
+    create_tables,
+    open_contract,
+    probe_service,
+)
 
 pytestmark = pytest.mark.integration
 
-EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
 LIMIT = 64 * 1024  # the probe's MAX_MESSAGE_BYTES in these tests
 PATIENCE = 60.0
-
-
-def open_contract(contract_id: str, agreed: int | None = 1000) -> OpenContract:
-    return OpenContract(
-        actor=EMPLOYER,
-        contract_id=contract_id,
-        contractor_id="con-1",
-        currency="IRR",
-        agreed_amount=agreed,
-    )
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import RecordMetadata
 from shared.client import SuiteClient
-from shared.contract.base import Actor, Message, Role
+from shared.contract.base import Message
 from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.escrow import OpenContract
@@ -49,7 +49,7 @@ from shared.messaging.tables import outbox
 from shared.testing.events import owned_event
 from shared.testing.fixtures import KeyPair, eventually
 from shared.testing.infra import TestInfra
-from shared.testing.probe import count_effects, create_tables
+from shared.testing.probe import count_effects, create_tables, open_contract
 from sqlalchemy.engine import make_url
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,6 @@ CONTACTS = UserContactUpdated.TOPIC
 COMMANDS = OpenContract.TOPIC
 CONSUMED = (CONTACTS, COMMANDS)
 PARTITIONS = 3  # as the `topic_prefix` fixture creates every topic
-EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
 REPLICAS = ("replica-a", "replica-b")
 KEYS = [f"k{n:02d}" for n in range(30)]
 ROUNDS = 30  # one update of every key per round: each key has 30 updates, in order
@@ -80,16 +79,6 @@ PARTITION = re.compile(r"TopicPartition\(topic='([^']+)', partition=(\d+)\)")
 def contact(key: str, n: int) -> UserContactUpdated:
     user_id = f"{key}-{n:02d}"  # the key, and the update's place in its key's order
     return UserContactUpdated(user_id=user_id, email=f"{user_id}@example.org")
-
-
-def open_contract(contract_id: str) -> OpenContract:
-    return OpenContract(
-        actor=EMPLOYER,
-        contract_id=contract_id,
-        contractor_id="con-1",
-        currency="IRR",
-        agreed_amount=1000,
-    )
 
 
 @dataclass(frozen=True)
