@@ -28,6 +28,7 @@ from shared.contract.payments import (
     PaymentReceived,
     PayoutCompleted,
     PayoutFailed,
+    RefundCompleted,
     RefundFailed,
     RequestPayout,
     StartPayment,
@@ -114,6 +115,10 @@ def test_a_settlement_without_employer_share_has_no_refund_leg():
 # --- payments -----------------------------------------------------------------------------
 
 
+OPENED = NOW
+AFTER = timedelta(minutes=15)
+
+
 def start(purpose=PaymentPurpose.ESCROW, actor=EMPLOYER, currency="IRR") -> Payment:
     command = StartPayment(
         actor=actor,
@@ -125,7 +130,7 @@ def start(purpose=PaymentPurpose.ESCROW, actor=EMPLOYER, currency="IRR") -> Paym
         payee_id="con-1" if purpose is PaymentPurpose.DIRECT else None,
     )
     payment = Payment.start(command, "sandbox", {"IRR"})
-    payment.opened(GatewaySession("tok-1", "https://psp/pay/tok-1"))
+    payment.opened(GatewaySession("tok-1", "https://psp/pay/tok-1"), inquire_at=OPENED + AFTER)
     return payment
 
 
@@ -152,21 +157,21 @@ def test_only_employers_pay_in_accepted_currencies():
 
 def test_a_verified_escrow_payment_is_held_for_the_escrow_once():
     payment = start()
-    tx = payment.settle(paid())
+    (tx,) = payment.settle(paid())
     assert payment.status is PaymentStatus.RECEIVED
-    assert tx is not None and {e.account: e.amount for e in tx.entries} == {
+    assert {e.account: e.amount for e in tx.entries} == {
         "gateway-clearing": -5_000,
         "escrow-holding:esc-1": 5_000,
     }
     assert isinstance(payment.events[-1], PaymentReceived) and payment.events[-1].guaranteed
-    assert payment.settle(paid()) is None  # a repeat changes nothing
+    assert payment.settle(paid()) == []  # a repeat changes nothing
     assert len(payment.events) == 2
 
 
 def test_a_direct_payment_goes_to_the_payee_without_guarantee():
     payment = start(PaymentPurpose.DIRECT)
-    tx = payment.settle(paid())
-    assert tx is not None and ("wallet:con-1", 5_000) in {(e.account, e.amount) for e in tx.entries}
+    (tx,) = payment.settle(paid())
+    assert ("wallet:con-1", 5_000) in {(e.account, e.amount) for e in tx.entries}
     assert payment.events[-1].guaranteed is False  # type: ignore[attr-defined]
 
 
@@ -192,9 +197,46 @@ def test_a_failure_is_recorded_unless_the_callback_claims_paid():
     with pytest.raises(CallbackMismatch):
         claimed_paid.settle(Verification("tok-1", "failed"), CallbackClaim("tok-1", "paid"))
     payment = start()
-    assert payment.settle(Verification("tok-1", "failed"), CallbackClaim("tok-1", "failed")) is None
+    assert payment.settle(Verification("tok-1", "failed"), CallbackClaim("tok-1", "failed")) == []
     assert payment.status is PaymentStatus.FAILED
     assert isinstance(payment.events[-1], PaymentFailed)
+
+
+def test_the_gateways_fee_is_booked_beside_the_arrival_and_the_books_balance():
+    payment = start()
+    arrival, fee = payment.settle(paid(fee=120))
+    assert {e.account: e.amount for e in arrival.entries} == {
+        "gateway-clearing": -5_000,
+        "escrow-holding:esc-1": 5_000,  # the escrow is funded with the whole amount
+    }
+    assert fee.kind is ledger.TransactionKind.GATEWAY_FEE
+    assert {e.account: e.amount for e in fee.entries} == {
+        "gateway-clearing": 120,  # 4,880 is at the gateway, not 5,000
+        "gateway-fees": -120,  # the platform bears the fee
+    }
+    assert payment.fee == 120 and ledger.may_go_negative(ledger.GATEWAY_FEES)
+
+
+@pytest.mark.parametrize("fee", [-1, 5_001, True])
+def test_a_fee_outside_the_amount_records_nothing(fee):
+    payment = start()
+    with pytest.raises(CallbackMismatch):
+        payment.settle(paid(fee=fee))
+    assert payment.status is PaymentStatus.STARTED and payment.fee == 0
+
+
+def test_an_inquiry_settles_what_the_gateway_settled_and_asks_again_otherwise():
+    payment = start()
+    assert payment.next_inquiry_at == OPENED + AFTER
+    later = OPENED + AFTER
+    assert payment.inquired(Verification("tok-1", "pending"), now=later, again_after=AFTER) == []
+    assert payment.status is PaymentStatus.STARTED and payment.next_inquiry_at == later + AFTER
+    (tx,) = payment.inquired(paid(), now=later, again_after=AFTER)
+    assert payment.status is PaymentStatus.RECEIVED and payment.next_inquiry_at is None
+    assert tx.key == "payment:pay-1"
+    abandoned = start()
+    assert abandoned.inquired(Verification("tok-1", "failed"), now=later, again_after=AFTER) == []
+    assert abandoned.status is PaymentStatus.FAILED and abandoned.next_inquiry_at is None
 
 
 def test_a_callback_claiming_another_amount_is_refused():
@@ -281,6 +323,23 @@ def test_a_refund_gives_up_loudly_keeps_its_money_in_flight_and_can_be_retried()
         0,
         NOW + timedelta(hours=1),
     )
+
+
+def test_a_transfer_under_way_at_the_psp_is_polled_without_spending_its_attempts():
+    r = refund()
+    poll = timedelta(minutes=5)
+    for _ in range(10):  # far more rounds than the budget of 3 attempts
+        r.claim(NOW, timedelta(minutes=1))
+        r.in_progress("PAYA cycle", now=NOW, poll_delay=poll)
+    assert (r.status, r.polls, r.next_attempt_at) == (TransferStatus.PENDING, 10, NOW + poll)
+    assert r.last_error == "under way at the gateway: PAYA cycle"
+    r.claim(NOW, timedelta(minutes=1))
+    # the first failed attempt after the polls: backed off as a first failure, not given up
+    assert r.attempt_failed("down", definitive=False, now=NOW, schedule=SCHEDULE) is None
+    assert r.status is TransferStatus.PENDING and r.next_attempt_at == NOW + timedelta(seconds=1)
+    r.claim(NOW, timedelta(minutes=1))
+    r.succeeded("re-1")
+    assert r.status is TransferStatus.COMPLETED and isinstance(r.events[-1], RefundCompleted)
 
 
 def test_the_retry_schedule_is_exponential_and_capped():

@@ -91,7 +91,7 @@ async def test_a_sandbox_adapter_makes_its_calls_over_one_connection_until_close
 async def test_the_service_closes_its_gateway_connections_when_it_stops(start_payments, zarinpal):
     fake, served = zarinpal
     settings = {
-        "payment_gateway": "zarinpal",
+        "payment_gateways": {"IRR": "zarinpal"},
         "zarinpal_merchant_id": MERCHANT,
         "zarinpal_api_url": served.url,
         "zarinpal_startpay_url": f"{served.url}/pg/StartPay/",

@@ -44,7 +44,7 @@ async def http(infra: TestInfra, actor_keys: KeyPair) -> AsyncIterator[httpx.Asy
         PaymentsSettings,
         database_url=url,
         actor_token_public_key=actor_keys.public_pem,
-        payment_gateway="zarinpal",
+        payment_gateways={"IRR": "zarinpal"},
         zarinpal_merchant_id="1344b5d4-0048-11e8-94db-005056a205be",
         zarinpal_api_url="http://127.0.0.1:9",
     )

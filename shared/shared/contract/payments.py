@@ -13,6 +13,8 @@ CONTEXT = "payments"
 
 #: An IBAN; Iranian Sheba numbers are IBANs starting with IR. Checksummed by the payments service.
 Iban = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")]
+#: The payee's own account at a payout PSP that pays accounts (a Stripe connected account).
+PayoutAccount = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 
 
 class PaymentPurpose(StrEnum):
@@ -56,6 +58,9 @@ class RequestPayout(Command):
     amount: Amount
     currency: Currency
     iban: Iban
+    #: extension (issue 13): the contractor's own account at the payout PSP, where the
+    #: currency's payout gateway pays accounts rather than IBANs (Stripe Connect: `acct_…`)
+    payout_account: PayoutAccount | None = None
 
     def kafka_key(self) -> str:
         return self.payout_id

@@ -30,9 +30,15 @@ def production_settings(*, without: Iterable[str] = (), **changes: object) -> di
         "signing_key": Signer.generate("any", "k1").setting(),
         "event_keys": ring,
         "sandbox_secret": "a-real-sandbox-secret",
-        # payments: money comes in through a real PSP (the sandbox is refused in production)
-        "payment_gateway": "zarinpal",
+        # payments: money moves through real PSPs only (the sandbox is refused in production)
+        "payment_gateways": {"IRR": "zarinpal", "USD": "stripe"},
+        "payout_gateways": {"IRR": "vandar", "USD": "stripe"},
         "zarinpal_merchant_id": "1344b5d4-0048-11e8-94db-005056a205be",
+        "zarinpal_access_token": "a-zarinpal-access-token",
+        "vandar_business": "escrow-suite",
+        "vandar_access_token": "a-vandar-access-token",
+        "stripe_api_key": "sk_live_a-stripe-key",
+        "stripe_webhook_secret": "whsec_a-stripe-webhook-secret",
         # notifications: production email goes over STARTTLS to a mail server (others ignore it)
         "smtp_host": "smtp.mail.example",
         "smtp_starttls": True,

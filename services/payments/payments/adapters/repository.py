@@ -115,6 +115,42 @@ class Repository:
             .values(**values, updated_at=sa.func.now())
         )
 
+    async def claim_inquiries(self, now: datetime, again: datetime, limit: int) -> list[Payment]:
+        """Started payments due an inquiry, their next one moved to `again` (another replica's
+        round skips the rows this one holds)."""
+        rows = (
+            (
+                await self.session.execute(
+                    sa.select(payments)
+                    .where(payments.c.status == PaymentStatus.STARTED.value)
+                    .where(payments.c.next_inquiry_at <= now)
+                    .order_by(payments.c.next_inquiry_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        claimed = [
+            _load(Payment, row, purpose=PaymentPurpose, status=PaymentStatus) for row in rows
+        ]
+        if claimed:
+            await self.session.execute(
+                sa.update(payments)
+                .where(payments.c.payment_id.in_([p.payment_id for p in claimed]))
+                .values(next_inquiry_at=again)
+            )
+        return claimed
+
+    async def next_inquiry_due(self) -> datetime | None:
+        due: datetime | None = await self.session.scalar(
+            sa.select(sa.func.min(payments.c.next_inquiry_at)).where(
+                payments.c.status == PaymentStatus.STARTED.value
+            )
+        )
+        return due
+
     async def _one_payment(self, query: sa.Select[Any]) -> Payment | None:
         row = (await self.session.execute(query)).mappings().first()
         if row is None:

@@ -42,9 +42,15 @@ payments = sa.Table(
     sa.Column("redirect_url", sa.Text, nullable=True),
     sa.Column("reference", sa.String(255), nullable=True),
     sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("fee", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("next_inquiry_at", sa.DateTime(timezone=True), nullable=True),
     *_timestamps(),
     sa.CheckConstraint("amount > 0", name="positive_amount"),
+    sa.CheckConstraint("fee >= 0 AND fee <= amount", name="fee_within_amount"),
     sa.UniqueConstraint("gateway", "session_token", name="uq_payments_gateway_session"),
+    sa.Index(
+        "ix_payments_inquiry_due", "next_inquiry_at", postgresql_where=sa.text("status = 'started'")
+    ),
 )
 
 ledger_transactions = sa.Table(
@@ -89,6 +95,7 @@ def _transfer_columns() -> list[sa.Column[object]]:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("polls", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Column("reference", sa.String(255), nullable=True),
@@ -103,6 +110,7 @@ payouts = sa.Table(
     sa.Column("user_id", sa.String(128), nullable=False, index=True),
     sa.Column("iban", sa.String(255), nullable=False),  # sealed (shared.sealing)
     sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("payout_account", sa.String(64), nullable=True),
     *_transfer_columns(),
     sa.CheckConstraint("amount > 0", name="positive_amount"),
     sa.Index("ix_payouts_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
@@ -118,6 +126,7 @@ refunds = sa.Table(
     sa.Column("cause", sa.String(32), nullable=False),
     sa.Column("payment_gateway", sa.String(32), nullable=False),
     sa.Column("payment_token", sa.String(255), nullable=False),
+    sa.Column("payment_reference", sa.String(255), nullable=True),
     *_transfer_columns(),
     sa.CheckConstraint("amount > 0", name="positive_amount"),
     sa.Index("ix_refunds_due", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),

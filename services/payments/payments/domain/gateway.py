@@ -57,19 +57,30 @@ class Verification:
     order_id: str | None = None
     reference: str | None = None
     reason: str = ""
+    #: what the gateway kept of a paid amount as its fee, when the merchant pays it (Zarinpal's
+    #: `fee_type: Merchant`, Stripe's balance-transaction fee), minor units: booked as a gateway
+    #: fee, so the books say what is really at the gateway
+    fee: int = 0
 
 
 @dataclass(frozen=True)
 class Transfer:
     """Money leaving through a gateway: a payout to an IBAN, or a refund of a payment.
 
-    `transfer_id` is the idempotency key: the same id sent twice moves the money once.
+    `transfer_id` is the idempotency key: the same id sent twice moves the money once (each
+    adapter derives the PSP's own idempotency key or tracking id from it).
+    `destination` is the payout's IBAN, or the refunded payment's session token. `account` is
+    the payee's own account at the payout PSP where it pays accounts, not IBANs (a Stripe
+    connected account `acct_…`); `payment_reference` is the refunded payment's reference at its
+    gateway (Zarinpal's `ref_id`, Stripe's PaymentIntent).
     """
 
     transfer_id: str
     amount: int
     currency: str
     destination: str
+    account: str | None = None
+    payment_reference: str | None = None
 
 
 class GatewayError(Exception):
@@ -87,5 +98,13 @@ class GatewayDeclined(GatewayError):
     definitive = True
 
 
+class TransferInProgress(GatewayError):
+    """The PSP took the transfer and has not finished it (a bank transfer in a PAYA or SATNA
+    cycle, a refund being processed): asked again later with the same idempotency key, without
+    counting as a failed attempt and without ever giving up on it."""
+
+    definitive = False
+
+
 class UnsupportedByGateway(GatewayDeclined):
-    """The gateway has no API for this operation (Zarinpal has no payout or refund API)."""
+    """The gateway has no API for this operation (the payout PSP takes no payments)."""

@@ -11,6 +11,7 @@ currency at every moment. Accounts:
 - `platform:fees`         the platform's commission
 - `payouts-in-flight`     wallet money on its way to a bank account
 - `refunds-in-flight`     money on its way back to a payer's card
+- `gateway-fees`          what gateways kept of payments as their fee (an expense: negative)
 
 Every transaction has a natural `key` (for example `escrow-released:<escrow>:<version>`) that is
 unique in the database, so a redelivered or replayed event can never post the same money twice.
@@ -25,6 +26,7 @@ GATEWAY_CLEARING: Final = "gateway-clearing"
 PLATFORM_FEES: Final = "platform:fees"
 PAYOUTS_IN_FLIGHT: Final = "payouts-in-flight"
 REFUNDS_IN_FLIGHT: Final = "refunds-in-flight"
+GATEWAY_FEES: Final = "gateway-fees"
 WALLET_PREFIX: Final = "wallet:"
 ESCROW_PREFIX: Final = "escrow-holding:"
 
@@ -55,6 +57,7 @@ class TransactionKind(StrEnum):
     PAYOUT_REQUESTED = "payout_requested"
     PAYOUT_COMPLETED = "payout_completed"
     PAYOUT_RETURNED = "payout_returned"
+    GATEWAY_FEE = "gateway_fee"
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,10 @@ class Transaction:
 
 
 def may_go_negative(account: str) -> bool:
-    """Only the gateway side of the ledger is negative (by what the platform holds); every other
-    account holding less than zero would mean money paid out that never came in."""
-    return account == GATEWAY_CLEARING
+    """Only the gateway side of the ledger is negative (by what the platform holds), and the
+    gateways' fees (an expense); every other account holding less than zero would mean money
+    paid out that never came in."""
+    return account in (GATEWAY_CLEARING, GATEWAY_FEES)
 
 
 def has_running_balance(account: str) -> bool:

@@ -3,12 +3,18 @@
 Nothing is recorded on a callback's word: `settle` takes the gateway's own verification and
 refuses it unless token, order, amount and currency are exactly the payment's. A payment that is
 no longer `started` ignores further callbacks, so a repeated callback changes nothing.
+
+A payment whose callback never comes is asked of its gateway (`inquired`) from
+`next_inquiry_at` on, again and again, until the gateway settles it: none stays open unnoticed.
+What the gateway kept of a paid amount as its fee is booked beside the arrival, so the books say
+what is really at the gateway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +55,10 @@ class Payment:
     redirect_url: str | None = None
     reference: str | None = None
     failure_reason: str | None = None
+    #: what the gateway kept of the amount as its fee (booked as a gateway fee)
+    fee: int = 0
+    #: when the gateway is next asked about a payment whose callback has not come
+    next_inquiry_at: datetime | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -69,7 +79,8 @@ class Payment:
             description=command.description,
         )
 
-    def opened(self, session: GatewaySession) -> None:
+    def opened(self, session: GatewaySession, *, inquire_at: datetime) -> None:
+        self.next_inquiry_at = inquire_at
         self.session_token = session.token
         self.redirect_url = session.redirect_url
         self.events.append(
@@ -84,22 +95,33 @@ class Payment:
         """A callback that names another amount, currency or order than ours is refused."""
         self._compare(claim.token, claim.order_id, claim.amount, claim.currency, "callback")
 
+    def inquired(
+        self, verification: Verification, *, now: datetime, again_after: timedelta
+    ) -> list[ledger.Transaction]:
+        """Record the gateway's answer to an inquiry (no callback came): settled when it says
+        paid or failed, else asked again after `again_after`."""
+        if verification.status == "pending":
+            self.next_inquiry_at = now + again_after
+            return []
+        return self.settle(verification)
+
     def settle(
         self, verification: Verification, claim: CallbackClaim | None = None
-    ) -> ledger.Transaction | None:
-        """Record the gateway's verified answer; the ledger transaction if money arrived.
+    ) -> list[ledger.Transaction]:
+        """Record the gateway's verified answer; the ledger transactions if money arrived (the
+        arrival, and the gateway's fee when it kept one).
 
         What the gateway verified as paid is recorded whatever the callback claimed (the money
         did arrive). A failure is recorded only when the callback does not claim the opposite,
         so an early or forged "paid" callback cannot mark a payment failed.
         """
         if self.settled:
-            return None
+            return []
         if verification.status == "pending":
             raise CallbackMismatch(f"the gateway has not settled payment {self.payment_id} yet")
         if verification.status == "failed":
             self._failed(verification, claim)
-            return None
+            return []
         self._compare(
             verification.token,
             verification.order_id,
@@ -107,8 +129,15 @@ class Payment:
             verification.currency,
             "verification",
         )
+        if isinstance(verification.fee, bool) or not 0 <= verification.fee <= self.amount:
+            raise CallbackMismatch(
+                f"verification of payment {self.payment_id}: fee {verification.fee!r} "
+                f"is not between 0 and {self.amount}"
+            )
         self.status = PaymentStatus.RECEIVED
+        self.next_inquiry_at = None
         self.reference = verification.reference or verification.token
+        self.fee = verification.fee
         self.events.append(
             PaymentReceived(
                 **self._identity(),
@@ -117,13 +146,14 @@ class Payment:
                 guaranteed=self.purpose is PaymentPurpose.ESCROW,
             )
         )
-        return self._arrival()
+        return [self._arrival(), *self._gateway_fee()]
 
     def _failed(self, verification: Verification, claim: CallbackClaim | None) -> None:
         self._compare(verification.token, verification.order_id, None, None, "verification")
         if claim is not None and claim.status == "paid":
             raise CallbackMismatch(f"payment {self.payment_id}: paid by callback, not by gateway")
         self.status = PaymentStatus.FAILED
+        self.next_inquiry_at = None
         self.failure_reason = verification.reason or "the payer did not pay"
         self.events.append(PaymentFailed(**self._identity(), reason=self.failure_reason))
 
@@ -144,6 +174,20 @@ class Payment:
             self.currency,
             *ledger.moves(ledger.GATEWAY_CLEARING, self.amount, (target, self.amount)),
         )
+
+    def _gateway_fee(self) -> list[ledger.Transaction]:
+        """What the gateway kept: less is at the gateway than was paid. The platform bears it
+        (the escrow or payee is credited the whole amount), so it is an expense of its own."""
+        if not self.fee:
+            return []
+        return [
+            ledger.transaction(
+                f"payment:{self.payment_id}:gateway-fee",
+                ledger.TransactionKind.GATEWAY_FEE,
+                self.currency,
+                *ledger.moves(ledger.GATEWAY_FEES, self.fee, (ledger.GATEWAY_CLEARING, self.fee)),
+            )
+        ]
 
     def _compare(
         self,

@@ -29,6 +29,9 @@ class Payout(OutgoingTransfer):
     currency: str
     iban: str
     gateway: str
+    #: the contractor's own account at the payout PSP, where it pays accounts rather than IBANs
+    #: (a Stripe connected account); None for an IBAN payout
+    payout_account: str | None = None
 
     @classmethod
     def request(
@@ -47,6 +50,7 @@ class Payout(OutgoingTransfer):
             currency=command.currency,
             iban=iban,
             gateway=gateway,
+            payout_account=command.payout_account,
         )
         return payout, payout._reservation()
 

@@ -34,6 +34,8 @@ class Refund(OutgoingTransfer):
     #: the original payment at its gateway, which the refund goes back to
     payment_gateway: str
     payment_token: str
+    #: the original payment's reference at its gateway (Zarinpal's ref_id, a PaymentIntent)
+    payment_reference: str | None = None
 
     @property
     def transfer_id(self) -> str:
@@ -44,6 +46,7 @@ class Refund(OutgoingTransfer):
             raise InvalidState(f"refund {self.refund_id} is {self.status}, not failed")
         self.status = TransferStatus.PENDING
         self.attempts = 0
+        self.polls = 0
         self.next_attempt_at = now
 
     def _may_give_up(self, definitive: bool) -> bool:

@@ -3,6 +3,10 @@
 A transfer is claimed (its attempt counted and leased, so a crashed worker's claim expires and
 another picks it up), then its outcome is applied. The gateway request is idempotent on the
 transfer id, so re-sending after a crash or a timeout never moves the money twice.
+
+A PSP that took the transfer and has not finished it (a bank transfer waiting for its PAYA cycle)
+is asked again after a poll delay, with the same idempotency key; such a round is counted in
+`polls`, not as a failed attempt, and never gives up.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class TransferStatus(StrEnum):
 class OutgoingTransfer:
     status: TransferStatus = TransferStatus.PENDING
     attempts: int = 0
+    #: rounds at which the PSP answered that the transfer is under way (part of `attempts`)
+    polls: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     reference: str | None = None
@@ -49,17 +55,24 @@ class OutgoingTransfer:
         self.events.append(self._completed_event())
         return self._completed_transaction()
 
+    def in_progress(self, note: str, *, now: datetime, poll_delay: timedelta) -> None:
+        """The PSP has the transfer and has not finished it: ask again after `poll_delay`."""
+        self.polls += 1
+        self.last_error = f"under way at the gateway: {note}"
+        self.next_attempt_at = now + poll_delay
+
     def attempt_failed(
         self, error: str, *, definitive: bool, now: datetime, schedule: RetrySchedule
     ) -> Transaction | None:
         """Schedule the next attempt, or give up: the ledger transaction of giving up, if any."""
         self.last_error = error
-        if schedule.exhausted(self.attempts) and self._may_give_up(definitive):
+        failed = self.attempts - self.polls
+        if schedule.exhausted(failed) and self._may_give_up(definitive):
             self.status = TransferStatus.FAILED
             self.next_attempt_at = None
             self.events.append(self._failed_event())
             return self._failed_transaction()
-        self.next_attempt_at = now + schedule.delay_after(self.attempts)
+        self.next_attempt_at = now + schedule.delay_after(failed)
         return None
 
     # --- what each kind of transfer decides ------------------------------------------------

@@ -19,6 +19,7 @@ from payments.domain.refund import Refund
 from payments.entrypoints.http import routes
 from payments.service_layer import funding, payouts, refunds, views, wallets
 from payments.service_layer.dependencies import Dependencies
+from payments.service_layer.inquiries import InquiryWorker
 from payments.service_layer.transfers import TransferWorker
 from payments.settings import PaymentsSettings
 
@@ -82,6 +83,7 @@ def _workers(
         settings.schedule(settings.payout_max_attempts),
         settings.transfer_lease,
         settings.worker_batch_size,
+        settings.transfer_poll_delay,
     )
     refund_worker = TransferWorker(
         Refund,
@@ -90,9 +92,17 @@ def _workers(
         settings.schedule(settings.refund_max_attempts),
         settings.transfer_lease,
         settings.worker_batch_size,
+        settings.transfer_poll_delay,
     )
+    inquiries = InquiryWorker(deps, settings.payment_inquiry_batch_size)
     return [
         worker(payout_worker.run_once, "payouts", deps.payouts_due),
+        scheduled(
+            inquiries.run_once,
+            "payment inquiries",
+            clock=service.clock,
+            max_idle=settings.payment_inquiry_every,
+        ),
         worker(refund_worker.run_once, "refunds", deps.refunds_due),
         every(
             partial(views.refresh_wallet_gauge, deps.db),

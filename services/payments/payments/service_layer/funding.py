@@ -19,6 +19,7 @@ from payments.domain.errors import (
     UnsupportedCurrency,
 )
 from payments.domain.gateway import GatewayError, PaymentRequest, UnsupportedByGateway
+from payments.domain.money import check_currency
 from payments.domain.payment import Payment, PaymentStatus
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
@@ -30,7 +31,10 @@ async def start_payment(command: StartPayment, ctx: HandlerContext, deps: Depend
     repo = Repository(ctx.session)
     if await repo.get_payment(command.payment_id) is not None:
         raise AlreadyExists(f"payment {command.payment_id} already exists")
-    gateway = deps.gateways.payments
+    currency = check_currency(command.currency, deps.settings.accepted_currencies)
+    gateway = deps.gateways.for_payment(currency)
+    if gateway is None:
+        raise UnsupportedCurrency(f"no gateway takes {currency} payments here")
     payment = Payment.start(command, gateway.name, deps.settings.accepted_currencies)
     try:
         session = await gateway.open_payment(
@@ -46,7 +50,7 @@ async def start_payment(command: StartPayment, ctx: HandlerContext, deps: Depend
         raise UnsupportedCurrency(str(exc)) from exc
     except GatewayError as exc:
         raise GatewayRefused(str(exc)) from exc
-    payment.opened(session)
+    payment.opened(session, inquire_at=ctx.clock.now() + deps.settings.payment_inquiry_after)
     await repo.add_payment(payment)
     for event in payment.events:
         ctx.emit(event)
@@ -76,8 +80,7 @@ async def record_callback(
         repo = Repository(session)
         locked = await repo.get_payment(payment.payment_id, lock=True)
         assert locked is not None
-        transaction = locked.settle(verification, claim)
-        if transaction is not None:
+        for transaction in locked.settle(verification, claim):
             await post(repo, transaction, deps.clock.now())
         if locked.events:
             await repo.save_payment(locked)

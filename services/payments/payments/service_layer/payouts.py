@@ -9,7 +9,7 @@ from shared.messaging.runtime import HandlerContext
 
 from payments.adapters.repository import Repository
 from payments.domain import ledger
-from payments.domain.errors import AlreadyExists
+from payments.domain.errors import AlreadyExists, UnsupportedCurrency
 from payments.domain.money import check_currency
 from payments.domain.payout import Payout
 from payments.service_layer.dependencies import Dependencies
@@ -21,12 +21,15 @@ async def request_payout(command: RequestPayout, ctx: HandlerContext, deps: Depe
     if await repo.get_transfer(Payout, command.payout_id) is not None:
         raise AlreadyExists(f"payout {command.payout_id} already exists")
     currency = check_currency(command.currency, deps.settings.accepted_currencies)
+    gateway = deps.gateways.for_payout(currency)
+    if gateway is None:
+        raise UnsupportedCurrency(f"no gateway pays out {currency} here")
     wallet = ledger.wallet(command.actor.user_id)
     await repo.lock_account(wallet, currency)
     payout, reservation = Payout.request(
         command,
         balance=await repo.balance(wallet, currency),
-        gateway=deps.gateways.transfers.name,
+        gateway=gateway.name,
     )
     payout.next_attempt_at = ctx.clock.now()
     await post(repo, reservation, ctx.clock.now())

@@ -58,6 +58,7 @@ async def open_refund(
         escrow_id=payment.escrow_id,
         payment_gateway=payment.gateway,
         payment_token=payment.session_token,
+        payment_reference=payment.reference,
         next_attempt_at=now,
     )
     await repo.add_refund(refund)

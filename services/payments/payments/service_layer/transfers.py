@@ -18,7 +18,12 @@ from shared.messaging.runtime import outgoing
 
 from payments import metrics
 from payments.adapters.repository import Repository
-from payments.domain.gateway import GatewayError, GatewayUnavailable, Transfer
+from payments.domain.gateway import (
+    GatewayError,
+    GatewayUnavailable,
+    Transfer,
+    TransferInProgress,
+)
 from payments.domain.ledger import Transaction
 from payments.domain.payout import Payout
 from payments.domain.refund import Refund
@@ -40,6 +45,8 @@ class TransferWorker(Generic[T]):
     schedule: RetrySchedule
     lease: timedelta
     batch_size: int
+    #: how long a transfer the PSP has under way waits before it is asked about again
+    poll_delay: timedelta
 
     async def run_once(self) -> datetime | None:
         """Attempt up to a batch of due transfers; returns when the next one falls due."""
@@ -78,16 +85,31 @@ class TransferWorker(Generic[T]):
             metrics.count(self.flow, settled.status.value, settled.currency, settled.amount)
 
     async def _send(self, transfer: T) -> str:
-        gateway = self.deps.gateways.transfers
+        """A payout leaves through the gateway chosen when it was requested; a refund goes back
+        through the gateway its payment was taken at."""
+        name = transfer.gateway if isinstance(transfer, Payout) else transfer.payment_gateway
+        gateway = self.deps.gateways.by_name.get(name)
+        if gateway is None:  # not built here (credentials removed): retried, never given up
+            raise GatewayUnavailable(f"gateway {name} is not configured in this deployment")
         if isinstance(transfer, Payout):
-            request = Transfer(
-                transfer.payout_id, transfer.amount, transfer.currency, transfer.iban
+            return await gateway.payout(
+                Transfer(
+                    transfer.payout_id,
+                    transfer.amount,
+                    transfer.currency,
+                    transfer.iban,
+                    account=transfer.payout_account,
+                )
             )
-            return await gateway.payout(request)
-        request = Transfer(
-            transfer.refund_id, transfer.amount, transfer.currency, transfer.payment_token
+        return await gateway.refund(
+            Transfer(
+                transfer.refund_id,
+                transfer.amount,
+                transfer.currency,
+                transfer.payment_token,
+                payment_reference=transfer.payment_reference,
+            )
         )
-        return await gateway.refund(request)
 
     async def _record(
         self, claimed: T, reference: str | None, error: GatewayError | None
@@ -99,9 +121,11 @@ class TransferWorker(Generic[T]):
             if not _still_ours(current, claimed):
                 return None  # our lease ran out and another round moved on
             assert current is not None
-            transaction: Transaction | None
+            transaction: Transaction | None = None
             if reference is not None:
                 transaction = current.succeeded(reference)
+            elif isinstance(error, TransferInProgress):
+                current.in_progress(str(error), now=now, poll_delay=self.poll_delay)
             else:
                 assert error is not None
                 log.warning(

@@ -7,8 +7,8 @@ Implementations translate to one PSP's HTTP API and raise `GatewayError`s (domai
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from payments import metrics
@@ -45,7 +45,18 @@ class Gateway(Protocol):
         ...
 
     async def verify(self, token: str, amount: int, currency: str) -> Verification:
-        """Ask the gateway itself what happened to a payment session."""
+        """Ask the gateway itself what happened to a payment session (after its callback)."""
+        ...
+
+    async def inquire(self, token: str, amount: int, currency: str) -> Verification:
+        """Ask about a session whose callback never came (Zarinpal's inquiry, then verify when
+        paid; Stripe's retrieve): `pending` while the payer may still pay, `failed` only when
+        the gateway says the session can no longer be paid."""
+        ...
+
+    async def unverified(self) -> Sequence[str]:
+        """Tokens of sessions the gateway holds as paid and not yet verified (Zarinpal's
+        unVerified); empty where the gateway has no such list."""
         ...
 
     async def payout(self, transfer: Transfer) -> str:
@@ -81,6 +92,12 @@ class Instrumented:
     async def verify(self, token: str, amount: int, currency: str) -> Verification:
         return await self._timed("verify", lambda: self.inner.verify(token, amount, currency))
 
+    async def inquire(self, token: str, amount: int, currency: str) -> Verification:
+        return await self._timed("inquire", lambda: self.inner.inquire(token, amount, currency))
+
+    async def unverified(self) -> Sequence[str]:
+        return await self._timed("unverified", self.inner.unverified)
+
     async def payout(self, transfer: Transfer) -> str:
         return await self._timed("payout", lambda: self.inner.payout(transfer))
 
@@ -93,18 +110,42 @@ class Instrumented:
 
 @dataclass
 class Gateways:
-    """The gateway new payments open at, the one money leaves through, and all by name (a
-    payment's callback and verification go to the gateway it was opened at)."""
+    """Every gateway of the deployment by name, and which one each currency uses.
 
-    payments: Gateway
-    transfers: Gateway
-    by_name: dict[str, Gateway] = field(default_factory=dict)
+    A new payment opens at its currency's payment gateway and a payout leaves through its
+    currency's payout gateway; a payment's callback, verification, inquiry and refunds go to the
+    gateway it was opened at, whatever the routes say today.
+    """
+
+    by_name: dict[str, Gateway]
+    #: currency → the gateway new payments of that currency open at
+    payment_routes: dict[str, str]
+    #: currency → the gateway payouts of that currency leave through
+    payout_routes: dict[str, str]
 
     def __post_init__(self) -> None:
-        for gateway in (self.payments, self.transfers):
-            self.by_name.setdefault(gateway.name, gateway)
+        for routes in (self.payment_routes, self.payout_routes):
+            missing = set(routes.values()) - set(self.by_name)
+            if missing:
+                raise ValueError(f"routes name gateways that are not built: {sorted(missing)}")
+
+    @classmethod
+    def single(cls, gateway: Gateway, currencies: Sequence[str] = ("IRR", "USD")) -> Gateways:
+        """One gateway for everything (the sandbox in development; tests)."""
+        return cls(
+            {gateway.name: gateway},
+            {c: gateway.name for c in currencies},
+            {c: gateway.name for c in currencies},
+        )
+
+    def for_payment(self, currency: str) -> Gateway | None:
+        name = self.payment_routes.get(currency)
+        return self.by_name[name] if name else None
+
+    def for_payout(self, currency: str) -> Gateway | None:
+        name = self.payout_routes.get(currency)
+        return self.by_name[name] if name else None
 
     async def aclose(self) -> None:
-        # One gateway may both open payments and carry transfers: closing it twice is harmless.
-        for gateway in (self.payments, self.transfers):
+        for gateway in self.by_name.values():
             await gateway.aclose()
