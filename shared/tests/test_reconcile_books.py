@@ -35,3 +35,28 @@ def test_a_drifted_running_balance_or_an_unbalanced_transaction_is_a_mismatch():
         "1 ledger transaction(s) in payments do not balance",
         "1 running balance(s) in payments drifted from the ledger",
     ]
+
+
+def test_a_gateways_fee_closes_the_books_and_is_shown_beside_them():
+    totals = {
+        "currencies": {
+            "IRR": {
+                "accounts": {
+                    "escrow-holding": 600,
+                    "wallet": 400,
+                    "gateway-clearing": -1000 + 25,  # 975 is at the gateway
+                    "gateway-fees": -25,
+                },
+                "gateway": {"escrow_funding": 1000, "gateway_fee": 25},
+            }
+        }
+    }
+    [irr] = books(ESCROW, totals)
+    assert (irr.difference, irr.mismatches, irr.gateway_fees) == (0, [], 25)
+
+
+def test_a_gateway_fee_booked_on_one_side_only_is_a_mismatch():
+    totals = payments()
+    totals["currencies"]["IRR"]["accounts"]["gateway-fees"] = -25  # type: ignore[index]
+    [irr] = books(ESCROW, totals)
+    assert irr.mismatches == ["the gateway fees booked and those at the gateway disagree"]

@@ -9,6 +9,11 @@ Per currency, from the services' read APIs only (never their databases):
 Everything but "held" comes from the payments service; "held" comes from the escrow service, so
 money the two services disagree about shows up as a difference. Two cross-checks are printed
 beside it: the payments service's view of escrowed money, and the fees both services charged.
+
+What the gateways kept of payments as their fee (Zarinpal's merchant fee, Stripe's) is printed
+beside the books, not in them: the platform bears it (an escrow is funded with the whole amount
+paid), so it is an expense, and less than `received` is at the gateways. It is checked to be
+booked the same on both sides of the payments ledger.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class Books:
     #: the sum of their entries
     unbalanced: int = 0
     drifted: int = 0
+    #: what gateways kept as their fee (the platform's expense), and the same read from the
+    #: gateway side of the ledger
+    gateway_fees: int = 0
+    gateway_fees_at_gateway: int = 0
 
     @property
     def difference(self) -> int:
@@ -72,6 +81,8 @@ class Books:
             found.append("payments and escrow disagree on the money in escrow")
         if self.fees_per_escrow != self.fees:
             found.append("payments and escrow disagree on the platform fees")
+        if self.gateway_fees != self.gateway_fees_at_gateway:
+            found.append("the gateway fees booked and those at the gateway disagree")
         if self.unbalanced:
             found.append(f"{self.unbalanced} ledger transaction(s) in payments do not balance")
         if self.drifted:
@@ -104,6 +115,8 @@ def books(escrow_totals: dict[str, Any], payments_totals: dict[str, Any]) -> lis
                 fees_per_escrow=escrow.get(currency, {}).get("platform", 0),
                 unbalanced=unbalanced[currency],
                 drifted=drifted[currency],
+                gateway_fees=-accounts.get("gateway-fees", 0),
+                gateway_fees_at_gateway=gateway.get("gateway_fee", 0),
             )
         )
     return found
@@ -118,6 +131,7 @@ COLUMNS = [
     ("fees", "fees"),
     ("in flight", "in_flight"),
     ("difference", "difference"),
+    ("gateway fees", "gateway_fees"),
 ]
 
 
