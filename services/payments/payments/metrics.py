@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from payments.domain.gateway import TransferInProgress
+
 PREFIX = "escrow_suite"
 
 PAYMENTS = Counter(f"{PREFIX}_payments_total", "Payments by status", ["status", "currency"])
@@ -52,6 +54,8 @@ def gateway_call(gateway: str, operation: str) -> Iterator[None]:
     with GATEWAY_SECONDS.labels(gateway, operation).time():
         try:
             yield
+        except TransferInProgress:
+            raise  # the PSP has the transfer and is carrying it out: not an error
         except Exception:
             GATEWAY_ERRORS.labels(gateway, operation).inc()
             raise
