@@ -47,7 +47,7 @@ def test_a_gateways_fee_closes_the_books_and_is_shown_beside_them():
                     "gateway-clearing": -1000 + 25,  # 975 is at the gateway
                     "gateway-fees": -25,
                 },
-                "gateway": {"escrow_funding": 1000, "gateway_fee": 25},
+                "gateway": {"escrow_funding": 1000, "gateway_fee": -25},  # flows are -sum(clearing)
             }
         }
     }

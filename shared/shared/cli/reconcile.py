@@ -116,7 +116,7 @@ def books(escrow_totals: dict[str, Any], payments_totals: dict[str, Any]) -> lis
                 unbalanced=unbalanced[currency],
                 drifted=drifted[currency],
                 gateway_fees=-accounts.get("gateway-fees", 0),
-                gateway_fees_at_gateway=gateway.get("gateway_fee", 0),
+                gateway_fees_at_gateway=-gateway.get("gateway_fee", 0),
             )
         )
     return found
