@@ -102,13 +102,15 @@ class Marketplace:
         envelope = new_event(event, source=signer.producer, signer=signer)
         await self.client.publish(event.TOPIC, envelope.encode(), key=user_id)
 
-    async def contract(self, contract_id: str, emp: str, con: str, agreed: int | None) -> None:
+    async def contract(
+        self, contract_id: str, emp: str, con: str, agreed: int | None, currency: str = "IRR"
+    ) -> None:
         await self.ok(
             wire.OpenContract(
                 actor=self.employer(emp),
                 contract_id=contract_id,
                 contractor_id=con,
-                currency="IRR",
+                currency=currency,
                 agreed_amount=agreed,
             )
         )
@@ -135,15 +137,33 @@ class Marketplace:
         outcome: str = "paid",
         payment_id: str | None = None,
     ) -> dict[str, Any]:
-        command = StartPayment(
+        """The employer pays the escrow at the sandbox, with `outcome`."""
+        command = self.payment(escrow_id, amount, emp, payment_id=payment_id)
+        return await pay_and_complete(self.client, command, outcome)
+
+    async def start(
+        self, payment_id: str, escrow_id: str, emp: str, amount: int, currency: str
+    ) -> dict[str, Any]:
+        """The employer opens the payment of an escrow; what `payment-started` says."""
+        await self.ok(self.payment(escrow_id, amount, emp, payment_id, currency))
+        return await self.event("payment-started", payment_id=payment_id)
+
+    def payment(
+        self,
+        escrow_id: str,
+        amount: int,
+        emp: str,
+        payment_id: str | None = None,
+        currency: str = "IRR",
+    ) -> StartPayment:
+        return StartPayment(
             actor=self.employer(emp),
             payment_id=payment_id or f"pay-{escrow_id}",
             purpose=PaymentPurpose.ESCROW,
             amount=amount,
-            currency="IRR",
+            currency=currency,
             escrow_id=escrow_id,
         )
-        return await pay_and_complete(self.client, command, outcome)
 
     async def complete_at_sandbox(self, redirect_url: str) -> None:
         async with httpx.AsyncClient(timeout=30) as browser:

@@ -27,7 +27,7 @@ from shared.cli.config import CliConfig
 from shared.cli.reconcile import Books, fetch
 from shared.client import SuiteClient
 from shared.contract import escrow as wire
-from shared.contract.payments import PaymentPurpose, RequestPayout, StartPayment
+from shared.contract.payments import RequestPayout
 from shared.contract.registry import all_topics, topics_with_dlq
 from shared.devstack.processes import free_port
 from shared.devstack.stack import SERVICES, StackConfig, SuiteStack
@@ -157,37 +157,6 @@ def _seen(market: Marketplace, topic: str, **match: Any) -> list[dict[str, Any]]
     ]
 
 
-async def _contract(
-    market: Marketplace, contract_id: str, emp: str, con: str, currency: str = "IRR"
-) -> None:
-    await market.ok(
-        wire.OpenContract(
-            actor=market.employer(emp),
-            contract_id=contract_id,
-            contractor_id=con,
-            currency=currency,
-            agreed_amount=None,
-        )
-    )
-
-
-async def _start(
-    market: Marketplace, payment_id: str, escrow_id: str, emp: str, amount: int, currency: str
-) -> dict[str, Any]:
-    """The employer opens the payment of an escrow; what `payment-started` says."""
-    await market.ok(
-        StartPayment(
-            actor=market.employer(emp),
-            payment_id=payment_id,
-            purpose=PaymentPurpose.ESCROW,
-            amount=amount,
-            currency=currency,
-            escrow_id=escrow_id,
-        )
-    )
-    return await market.event("payment-started", payment_id=payment_id)
-
-
 async def _back_from_zarinpal(market: Marketplace, authority: str) -> dict[str, Any]:
     """The payer's browser comes back from Zarinpal to the public callback URL."""
     async with httpx.AsyncClient(timeout=30) as browser:
@@ -278,10 +247,10 @@ async def test_irr_paid_at_zarinpal_with_its_fee_released_and_paid_out_through_v
     emp, con, escrow_id = "lp1-emp", "lp1-con", "lp1-e"
     amount, fee = 5_000_000, 12_500
     fees_before = await _totals(market, "IRR")
-    await _contract(market, "lp1-c", emp, con)
+    await market.contract("lp1-c", emp, con, None)
     await market.create(escrow_id, "lp1-c", emp, amount, wire.EscrowKind.INSTANT)
 
-    started = await _start(market, "lp1-pay", escrow_id, emp, amount, "IRR")
+    started = await market.start("lp1-pay", escrow_id, emp, amount, "IRR")
     assert started["gateway"] == "zarinpal"
     assert started["redirect_url"].startswith(f"{psps.zarinpal_url}/pg/StartPay/A")
     authority = started["redirect_url"].rsplit("/", 1)[1]
@@ -372,9 +341,9 @@ async def test_irr_payment_for_an_escrow_cancelled_meanwhile_is_refunded_at_zari
 ):
     market, zarinpal = live, psps.zarinpal
     emp, con, escrow_id, amount = "lp2-emp", "lp2-con", "lp2-e", 300_000
-    await _contract(market, "lp2-c", emp, con)
+    await market.contract("lp2-c", emp, con, None)
     await market.create(escrow_id, "lp2-c", emp, amount, wire.EscrowKind.INSTANT)
-    started = await _start(market, "lp2-pay", escrow_id, emp, amount, "IRR")
+    started = await market.start("lp2-pay", escrow_id, emp, amount, "IRR")
     authority = started["redirect_url"].rsplit("/", 1)[1]
     await market.ok(wire.CancelEscrow(actor=market.employer(emp), escrow_id=escrow_id))
     await market.state(escrow_id, "cancelled")
@@ -411,9 +380,9 @@ async def test_irr_payment_whose_callback_never_comes_is_received_by_inquiry(
 ):
     market, zarinpal = live, psps.zarinpal
     emp, con, escrow_id, amount = "lp3-emp", "lp3-con", "lp3-e", 800_000
-    await _contract(market, "lp3-c", emp, con)
+    await market.contract("lp3-c", emp, con, None)
     await market.create(escrow_id, "lp3-c", emp, amount, wire.EscrowKind.INSTANT)
-    started = await _start(market, "lp3-pay", escrow_id, emp, amount, "IRR")
+    started = await market.start("lp3-pay", escrow_id, emp, amount, "IRR")
     authority = started["redirect_url"].rsplit("/", 1)[1]
 
     def asked(verify: bool) -> list[dict[str, Any]]:
@@ -450,10 +419,10 @@ async def test_usd_paid_at_stripe_partly_refunded_and_paid_out_through_connect(
     emp, con, escrow_id = "lp4-emp", "lp4-con", "lp4-e"
     amount, fee, refunded = 10_000, 320, 4_000  # cents
     fees_before = await _totals(market, "USD")
-    await _contract(market, "lp4-c", emp, con, currency="USD")
+    await market.contract("lp4-c", emp, con, None, currency="USD")
     await market.create(escrow_id, "lp4-c", emp, amount, wire.EscrowKind.INSTANT)
 
-    started = await _start(market, "lp4-pay", escrow_id, emp, amount, "USD")
+    started = await market.start("lp4-pay", escrow_id, emp, amount, "USD")
     assert started["gateway"] == "stripe"
     session_id = started["redirect_url"].rsplit("/", 1)[1]
     assert started["redirect_url"] == f"{psps.stripe_url}/c/pay/{session_id}"

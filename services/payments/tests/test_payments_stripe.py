@@ -139,19 +139,17 @@ async def test_a_signed_session_event_is_read(fake, gateway, event, status):
 
 async def test_a_completed_session_still_processing_claims_nothing_yet(fake, gateway):
     stripe, _ = fake
-    session = await gateway.open_payment(request())
-    stripe.pay(session.token, processing=True)
-    body, headers = stripe.signed_webhook("checkout.session.completed", session.token)
+    token, _ = await paid_session(stripe, gateway, processing=True)
+    body, headers = stripe.signed_webhook("checkout.session.completed", token)
     assert gateway.read_callback(webhook(body, headers)).status is None
 
 
 async def test_a_webhook_with_a_wrong_signature_is_forged(fake, gateway):
     stripe, _ = fake
-    session = await gateway.open_payment(request())
-    stripe.pay(session.token)
-    body, headers = stripe.signed_webhook("checkout.session.completed", session.token)
+    token, _ = await paid_session(stripe, gateway)
+    body, headers = stripe.signed_webhook("checkout.session.completed", token)
     _, other = stripe.signed_webhook(
-        "checkout.session.completed", session.token, secret="whsec_someone_else"
+        "checkout.session.completed", token, secret="whsec_someone_else"
     )
 
     with pytest.raises(ForgedCallback):
@@ -234,12 +232,11 @@ async def test_an_expired_session_failed_and_an_open_one_is_pending(fake, gatewa
 
 async def test_an_async_payment_is_pending_until_it_fails(fake, gateway):
     stripe, _ = fake
-    session = await gateway.open_payment(request())
-    stripe.pay(session.token, processing=True)
+    token, _ = await paid_session(stripe, gateway, processing=True)
 
-    assert (await gateway.verify(session.token, 2_500, "USD")).status == "pending"
-    stripe.settle_async(session.token, succeeded=False)
-    assert (await gateway.verify(session.token, 2_500, "USD")).status == "failed"
+    assert (await gateway.verify(token, 2_500, "USD")).status == "pending"
+    stripe.settle_async(token, succeeded=False)
+    assert (await gateway.verify(token, 2_500, "USD")).status == "failed"
 
 
 async def test_verify_of_a_session_stripe_does_not_know_is_a_mismatch(fake, gateway):
@@ -256,6 +253,15 @@ async def test_stripe_keeps_no_list_of_unverified_sessions(gateway):
 
 def refund_of(token: str, intent: str | None, amount: int = 1_000, transfer_id: str = "rf-1"):
     return Transfer(transfer_id, amount, "USD", token, payment_reference=intent)
+
+
+async def pending_refund(fake: FakeStripe, gateway: StripeGateway) -> tuple[str, str]:
+    """A paid session refunded once, the refund left pending: the session and its intent."""
+    token, intent = await paid_session(fake, gateway)
+    fake.refund_status = "pending"
+    with pytest.raises(TransferInProgress):
+        await gateway.refund(refund_of(token, intent))
+    return token, intent
 
 
 async def test_a_refund_is_sent_against_the_payment_intent(fake, gateway):
@@ -283,11 +289,8 @@ async def test_a_refund_without_its_intent_finds_it_through_the_session(fake, ga
 
 async def test_a_pending_refund_is_in_progress_until_it_succeeds(fake, gateway):
     stripe, _ = fake
-    token, intent = await paid_session(stripe, gateway)
-    stripe.refund_status = "pending"
+    token, intent = await pending_refund(stripe, gateway)
 
-    with pytest.raises(TransferInProgress):
-        await gateway.refund(refund_of(token, intent))
     with pytest.raises(TransferInProgress):
         await gateway.refund(refund_of(token, intent))
     (refund,) = stripe.refunds
@@ -325,10 +328,7 @@ async def test_a_refund_whose_answer_was_lost_is_found_not_made_again(fake):
 
 async def test_a_refund_that_failed_is_declined(fake, gateway):
     stripe, _ = fake
-    token, intent = await paid_session(stripe, gateway)
-    stripe.refund_status = "pending"
-    with pytest.raises(TransferInProgress):
-        await gateway.refund(refund_of(token, intent))
+    token, intent = await pending_refund(stripe, gateway)
     stripe.settle_refund(stripe.refunds[0]["id"], "failed")
     with pytest.raises(GatewayDeclined, match="failed"):
         await gateway.refund(refund_of(token, intent))
@@ -355,6 +355,13 @@ async def test_refunding_a_session_never_paid_is_declined(fake, gateway):
 
 def payout_of(amount: int = 5_000, account: str | None = ACCOUNT, transfer_id: str = "po-1"):
     return Transfer(transfer_id, amount, "USD", IBAN, account=account)
+
+
+async def failed_payout(fake: FakeStripe, gateway: StripeGateway) -> None:
+    """`payout_of()` transferred and paid out, then returned by the bank."""
+    with pytest.raises(TransferInProgress):
+        await gateway.payout(payout_of())
+    fake.fail_payout(fake.payouts(ACCOUNT)[0]["id"])
 
 
 async def test_a_payout_transfers_then_pays_out_of_the_connected_account(fake, gateway):
@@ -402,9 +409,7 @@ async def test_a_payout_in_transit_is_in_progress_until_paid(fake, gateway):
 async def test_a_failed_payout_is_declined_after_its_transfer_is_reversed(fake, gateway):
     stripe, _ = fake
     platform = stripe.platform_balance
-    with pytest.raises(TransferInProgress):
-        await gateway.payout(payout_of())
-    stripe.fail_payout(stripe.payouts(ACCOUNT)[0]["id"])
+    await failed_payout(stripe, gateway)
 
     with pytest.raises(GatewayDeclined, match="account_closed"):
         await gateway.payout(payout_of())
@@ -419,9 +424,7 @@ async def test_a_failed_payout_is_declined_after_its_transfer_is_reversed(fake, 
 
 async def test_a_failed_payout_whose_transfer_cannot_be_reversed_yet_stays_open(fake, gateway):
     stripe, _ = fake
-    with pytest.raises(TransferInProgress):
-        await gateway.payout(payout_of())
-    stripe.fail_payout(stripe.payouts(ACCOUNT)[0]["id"])
+    await failed_payout(stripe, gateway)
     stripe.fail(500, "api_error", path=f"/v1/transfers/{stripe.transfers[0]['id']}/reversals")
 
     with pytest.raises(GatewayUnavailable, match="could not be reversed"):

@@ -37,6 +37,11 @@ async def fake() -> AsyncIterator[tuple[FakeVandar, str]]:
 
 
 @pytest.fixture
+def vandar(fake: tuple[FakeVandar, str]) -> FakeVandar:
+    return fake[0]
+
+
+@pytest.fixture
 async def adapter(fake: tuple[FakeVandar, str]) -> AsyncIterator[VandarGateway]:
     gateway = VandarGateway(BUSINESS, TOKEN, api_url=fake[1], timeout=5)
     yield gateway
@@ -45,6 +50,22 @@ async def adapter(fake: tuple[FakeVandar, str]) -> AsyncIterator[VandarGateway]:
 
 def payout(amount: int = 1_000_000, transfer_id: str = "payout-1", iban: str = IBAN) -> Transfer:
     return Transfer(transfer_id, amount, "IRR", iban)
+
+
+async def pending_settlement(adapter: VandarGateway, transfer: Transfer | None = None) -> str:
+    """Send the payout (by default `payout()`): Vandar stores its settlement, PENDING until the
+    bank pays it. Its track id."""
+    transfer = transfer or payout()
+    with pytest.raises(TransferInProgress):
+        await adapter.payout(transfer)
+    return track_id_for(transfer.transfer_id)
+
+
+async def failed_settlement(vandar: FakeVandar, adapter: VandarGateway) -> str:
+    """Send `payout()`, then Vandar's settlement of it FAILED. Its track id."""
+    track_id = await pending_settlement(adapter)
+    vandar.fail(track_id)
+    return track_id
 
 
 def stores(vandar: FakeVandar) -> list[Any]:
@@ -56,10 +77,8 @@ def cancels(vandar: FakeVandar) -> list[str]:
 
 
 async def test_a_payout_stores_a_settlement_in_toman_under_a_track_id_of_the_transfer(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-
     with pytest.raises(TransferInProgress, match="PENDING"):
         await adapter.payout(payout(1_234_560))
 
@@ -77,9 +96,8 @@ async def test_a_payout_stores_a_settlement_in_toman_under_a_track_id_of_the_tra
 
 
 async def test_an_instant_settlement_is_paid_at_once_with_vandars_transaction_id(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
     vandar.instant = True
 
     reference = await adapter.payout(payout())
@@ -88,31 +106,25 @@ async def test_an_instant_settlement_is_paid_at_once_with_vandars_transaction_id
 
 
 async def test_a_pending_settlement_is_in_progress_until_the_bank_has_paid_it(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
+    track_id = await pending_settlement(adapter)
     with pytest.raises(TransferInProgress):
         await adapter.payout(payout())  # asked again before the PAYA cycle
 
-    vandar.complete(track_id_for("payout-1"))
+    vandar.complete(track_id)
     reference = await adapter.payout(payout())
 
-    assert reference == str(vandar.settlements[track_id_for("payout-1")].transaction_id)
+    assert reference == str(vandar.settlements[track_id].transaction_id)
     assert len(vandar.settlements) == 1
     assert vandar.wallet == 10_000_000 - 100_000
 
 
 async def test_a_failed_settlement_is_cancelled_then_declined_with_its_money_back(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    track_id = track_id_for("payout-1")
+    track_id = await failed_settlement(vandar, adapter)
     transaction_id = vandar.settlements[track_id].transaction_id
-    vandar.fail(track_id)
     assert vandar.wallet == 10_000_000 - 100_000  # a FAILED settlement still holds the money
 
     with pytest.raises(GatewayDeclined, match="FAILED and is now CANCELED"):
@@ -127,12 +139,9 @@ async def test_a_failed_settlement_is_cancelled_then_declined_with_its_money_bac
 
 
 async def test_an_already_cancelled_settlement_is_declined_without_cancelling(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    vandar.cancel(track_id_for("payout-1"))
+    vandar.cancel(await pending_settlement(adapter))
 
     with pytest.raises(GatewayDeclined, match="CANCELED"):
         await adapter.payout(payout())
@@ -140,35 +149,47 @@ async def test_an_already_cancelled_settlement_is_declined_without_cancelling(
     assert vandar.wallet == 10_000_000
 
 
-async def test_a_failing_cancel_is_unavailable_and_the_retry_cancels_then_declines(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+@pytest.mark.parametrize(
+    ("switch", "times", "match"),
+    [
+        pytest.param(
+            "cancel_errors",
+            1,
+            "cancel answered 500",
+            id="a_failing_cancel_is_unavailable_and_the_retry_cancels_then_declines",
+        ),
+        pytest.param(
+            # a 4xx whose meaning we cannot tell; the settlement stays FAILED
+            "cancel_refusals",
+            2,
+            "did not take",
+            id="a_refused_cancel_leaves_a_failed_settlement_unavailable_never_declined",
+        ),
+    ],
+)
+async def test_a_cancel_that_does_not_take_leaves_a_failed_settlement_unavailable(
+    vandar: FakeVandar, adapter: VandarGateway, switch: str, times: int, match: str
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    track_id = track_id_for("payout-1")
-    vandar.fail(track_id)
-    vandar.cancel_errors = 1
+    track_id = await failed_settlement(vandar, adapter)
+    setattr(vandar, switch, times)
 
-    with pytest.raises(GatewayUnavailable, match="cancel answered 500") as unknown:
-        await adapter.payout(payout())
-    assert not unknown.value.definitive
+    for _ in range(times):
+        with pytest.raises(GatewayUnavailable, match=match) as unknown:
+            await adapter.payout(payout())
+        assert not unknown.value.definitive
     assert vandar.settlements[track_id].status == "FAILED"
     assert vandar.wallet == 10_000_000 - 100_000  # nothing given back while not cancelled
 
     with pytest.raises(GatewayDeclined, match="now CANCELED"):
         await adapter.payout(payout())
-    assert len(cancels(vandar)) == 2
+    assert len(cancels(vandar)) == times + 1
     assert vandar.wallet == 10_000_000
 
 
 async def test_a_cancel_whose_answer_was_lost_is_declined_when_retried_without_a_second_cancel(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    vandar.fail(track_id_for("payout-1"))
+    await failed_settlement(vandar, adapter)
     vandar.cancel_answers_lost = 1  # cancelled, then the answer is a 500
 
     with pytest.raises(GatewayUnavailable, match="500"):
@@ -181,12 +202,9 @@ async def test_a_cancel_whose_answer_was_lost_is_declined_when_retried_without_a
 
 
 async def test_a_cancel_answered_already_cancelled_is_declined(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    vandar.fail(track_id_for("payout-1"))
+    await failed_settlement(vandar, adapter)
     vandar.cancelled_elsewhere_after_query = 1  # cancelled in the dashboard before our cancel
 
     with pytest.raises(GatewayDeclined, match="now CANCELED"):
@@ -197,12 +215,9 @@ async def test_a_cancel_answered_already_cancelled_is_declined(
 
 
 async def test_concurrent_retries_of_a_failed_settlement_are_all_declined_once_cancelled(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    vandar.fail(track_id_for("payout-1"))
+    track_id = await failed_settlement(vandar, adapter)
 
     outcomes = await asyncio.gather(
         *(adapter.payout(payout()) for _ in range(3)), return_exceptions=True
@@ -210,30 +225,7 @@ async def test_concurrent_retries_of_a_failed_settlement_are_all_declined_once_c
 
     # each saw FAILED and cancelled (a late cancel is refused), or saw CANCELED: money back once
     assert all(isinstance(outcome, GatewayDeclined) for outcome in outcomes), outcomes
-    assert vandar.settlements[track_id_for("payout-1")].status == "CANCELED"
-    assert vandar.wallet == 10_000_000
-
-
-async def test_a_refused_cancel_leaves_a_failed_settlement_unavailable_never_declined(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
-) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    track_id = track_id_for("payout-1")
-    vandar.fail(track_id)
-    vandar.cancel_refusals = 2  # a 4xx whose meaning we cannot tell; the settlement stays FAILED
-
-    for _ in range(2):
-        with pytest.raises(GatewayUnavailable, match="did not take") as unknown:
-            await adapter.payout(payout())
-        assert not unknown.value.definitive
-    assert vandar.settlements[track_id].status == "FAILED"
-    assert vandar.wallet == 10_000_000 - 100_000
-
-    with pytest.raises(GatewayDeclined, match="now CANCELED"):
-        await adapter.payout(payout())
-    assert len(cancels(vandar)) == 3
+    assert vandar.settlements[track_id].status == "CANCELED"
     assert vandar.wallet == 10_000_000
 
 
@@ -260,10 +252,8 @@ async def test_a_payout_whose_answer_timed_out_is_paid_once_when_retried(
 
 
 async def test_concurrent_duplicate_payouts_make_one_settlement(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-
     outcomes = await asyncio.gather(
         *(adapter.payout(payout()) for _ in range(3)), return_exceptions=True
     )
@@ -274,36 +264,29 @@ async def test_concurrent_duplicate_payouts_make_one_settlement(
 
 
 async def test_different_transfers_get_different_track_ids(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
     for transfer_id in ("payout-1", "payout-2"):
-        with pytest.raises(TransferInProgress):
-            await adapter.payout(payout(transfer_id=transfer_id))
+        await pending_settlement(adapter, payout(transfer_id=transfer_id))
     assert len(vandar.settlements) == 2
 
 
 async def test_a_server_error_is_unavailable_and_the_retry_pays(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
     vandar.server_errors = 1
 
     with pytest.raises(GatewayUnavailable, match="500"):
         await adapter.payout(payout())
     assert vandar.settlements == {}
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
+    await pending_settlement(adapter)
     assert len(vandar.settlements) == 1
 
 
 async def test_a_server_error_on_the_status_query_is_unavailable_not_a_decline(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout())
-    vandar.fail(track_id_for("payout-1"))
+    await failed_settlement(vandar, adapter)
     vandar.query_errors = 1  # the re-sent store is refused as a duplicate… then the query fails
 
     with pytest.raises(GatewayUnavailable, match="500") as unknown:
@@ -314,22 +297,17 @@ async def test_a_server_error_on_the_status_query_is_unavailable_not_a_decline(
 
 
 async def test_a_settlement_under_our_track_id_for_another_amount_is_not_believed(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout(1_000_000))
-    vandar.complete(track_id_for("payout-1"))
+    vandar.complete(await pending_settlement(adapter, payout(1_000_000)))
 
     with pytest.raises(GatewayUnavailable, match="needs a person"):
         await adapter.payout(payout(2_000_000))
 
 
 async def test_an_invalid_iban_is_declined_after_vandar_holds_nothing_under_the_track_id(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-
     with pytest.raises(GatewayDeclined, match="IBAN"):
         await adapter.payout(payout(iban="IR12"))
 
@@ -338,9 +316,8 @@ async def test_an_invalid_iban_is_declined_after_vandar_holds_nothing_under_the_
 
 
 async def test_an_empty_business_wallet_is_retried_not_declined(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
     vandar.wallet = 50_000
 
     with pytest.raises(GatewayUnavailable, match="wallet") as refused:
@@ -348,8 +325,7 @@ async def test_an_empty_business_wallet_is_retried_not_declined(
     assert not refused.value.definitive
 
     vandar.wallet = 10_000_000  # topped up
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout(1_000_000))
+    await pending_settlement(adapter, payout(1_000_000))
     assert len(vandar.settlements) == 1
 
 
@@ -383,25 +359,21 @@ async def test_an_unreachable_vandar_is_unavailable() -> None:
     [(1_000_005, "multiple of 10"), (49_990, "at least 5000 toman"), (0, "at least")],
 )
 async def test_an_amount_vandar_cannot_settle_is_declined_before_anything_is_sent(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway, amount: int, match: str
+    vandar: FakeVandar, adapter: VandarGateway, amount: int, match: str
 ) -> None:
-    vandar, _ = fake
     with pytest.raises(GatewayDeclined, match=match):
         await adapter.payout(payout(amount))
     assert vandar.requests == []
 
 
 async def test_the_smallest_settlement_is_5000_toman(
-    fake: tuple[FakeVandar, str], adapter: VandarGateway
+    vandar: FakeVandar, adapter: VandarGateway
 ) -> None:
-    vandar, _ = fake
-    with pytest.raises(TransferInProgress):
-        await adapter.payout(payout(50_000))
-    assert vandar.settlements[track_id_for("payout-1")].amount_toman == 5_000
+    track_id = await pending_settlement(adapter, payout(50_000))
+    assert vandar.settlements[track_id].amount_toman == 5_000
 
 
-async def test_vandar_pays_rials_only(fake: tuple[FakeVandar, str], adapter: VandarGateway) -> None:
-    vandar, _ = fake
+async def test_vandar_pays_rials_only(vandar: FakeVandar, adapter: VandarGateway) -> None:
     with pytest.raises(UnsupportedByGateway):
         await adapter.payout(Transfer("payout-1", 1_000_000, "USD", IBAN))
     assert vandar.requests == []

@@ -6,6 +6,7 @@ never made twice for one transfer, declined or unavailable as Zarinpal answers."
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from payments.adapters.gateways.port import IncomingCallback
@@ -57,14 +58,20 @@ def request(amount: int = 10_000, currency: str = "IRR") -> PaymentRequest:
     return PaymentRequest("pay-1", amount, currency, "", "http://shop.example/callbacks/zarinpal")
 
 
-async def verified(zarinpal: FakeZarinpal, adapter: ZarinpalGateway, amount: int) -> Transfer:
-    """A paid and verified payment; a refund of all of it, as the service would send it."""
+async def paid_session(
+    zarinpal: FakeZarinpal, adapter: ZarinpalGateway, amount: int = 10_000
+) -> str:
+    """A session the payer paid, not verified yet: its authority."""
     session = await adapter.open_payment(request(amount))
     zarinpal.pay(session.token)
-    verification = await adapter.verify(session.token, amount, "IRR")
-    return Transfer(
-        "refund-1", amount, "IRR", session.token, payment_reference=verification.reference
-    )
+    return session.token
+
+
+async def verified(zarinpal: FakeZarinpal, adapter: ZarinpalGateway, amount: int) -> Transfer:
+    """A paid and verified payment; a refund of all of it, as the service would send it."""
+    token = await paid_session(zarinpal, adapter, amount)
+    verification = await adapter.verify(token, amount, "IRR")
+    return Transfer("refund-1", amount, "IRR", token, payment_reference=verification.reference)
 
 
 def test_the_defaults_are_the_current_documented_hosts():
@@ -127,11 +134,10 @@ async def test_only_rials_and_tomans_are_offered_to_zarinpal(fake):
 async def test_verify_confirms_a_paid_session_then_answers_already_verified(fake):
     zarinpal, url = fake
     adapter = gateway(url)
-    session = await adapter.open_payment(request())
-    zarinpal.pay(session.token)
+    token = await paid_session(zarinpal, adapter)
 
-    first = await adapter.verify(session.token, 10_000, "IRR")
-    second = await adapter.verify(session.token, 10_000, "IRR")
+    first = await adapter.verify(token, 10_000, "IRR")
+    second = await adapter.verify(token, 10_000, "IRR")
 
     assert (first.status, first.amount, first.currency) == ("paid", 10_000, "IRR")
     assert first.reference is not None and first.reference.isdigit()
@@ -142,12 +148,11 @@ async def test_verify_confirms_a_paid_session_then_answers_already_verified(fake
 async def test_the_fee_is_booked_only_when_the_merchant_pays_it(fake, fee_type, booked):
     zarinpal, url = fake
     adapter = gateway(url)
-    session = await adapter.open_payment(request(70_000))
-    zarinpal.pay(session.token)
-    zarinpal.sessions[session.token].fee_type = fee_type
-    zarinpal.sessions[session.token].fee = 350  # rials, like the IRR amount
+    token = await paid_session(zarinpal, adapter, 70_000)
+    zarinpal.sessions[token].fee_type = fee_type
+    zarinpal.sessions[token].fee = 350  # rials, like the IRR amount
 
-    verification = await adapter.verify(session.token, 70_000, "IRR")
+    verification = await adapter.verify(token, 70_000, "IRR")
 
     assert (verification.status, verification.amount, verification.fee) == ("paid", 70_000, booked)
 
@@ -167,20 +172,18 @@ async def test_verify_of_an_unpaid_session_is_a_failure(fake):
 async def test_verify_with_another_amount_is_a_mismatch(fake):
     zarinpal, url = fake
     adapter = gateway(url)
-    session = await adapter.open_payment(request())
-    zarinpal.pay(session.token)
+    token = await paid_session(zarinpal, adapter)
 
     with pytest.raises(CallbackMismatch, match="-50"):
-        await adapter.verify(session.token, 9_999, "IRR")
-    assert zarinpal.sessions[session.token].state == "paid"  # not verified by the wrong amount
+        await adapter.verify(token, 9_999, "IRR")
+    assert zarinpal.sessions[token].state == "paid"  # not verified by the wrong amount
 
 
 @pytest.mark.parametrize(("merchant", "code"), [(MERCHANT, "-54"), ("other-merchant", "-53")])
 async def test_verify_of_a_session_that_is_not_ours_is_a_mismatch(fake, merchant, code):
     zarinpal, url = fake
-    session = await gateway(url).open_payment(request())
-    zarinpal.pay(session.token)
-    token = session.token if code == "-53" else "A" + "9" * 35
+    authority = await paid_session(zarinpal, gateway(url))
+    token = authority if code == "-53" else "A" + "9" * 35
     with pytest.raises(CallbackMismatch, match=code):
         await gateway(url, merchant).verify(token, 10_000, "IRR")
 
@@ -189,19 +192,18 @@ async def test_verify_of_a_session_that_is_not_ours_is_a_mismatch(fake, merchant
 async def test_a_misconfigured_terminal_fails_verify_inquiry_and_the_list_clearly(fake, code):
     zarinpal, url = fake
     adapter = gateway(url)
-    session = await adapter.open_payment(request())
-    zarinpal.pay(session.token)
+    token = await paid_session(zarinpal, adapter)
     zarinpal.terminal_problem = code
 
     for call in (
-        adapter.verify(session.token, 10_000, "IRR"),
-        adapter.inquire(session.token, 10_000, "IRR"),
+        adapter.verify(token, 10_000, "IRR"),
+        adapter.inquire(token, 10_000, "IRR"),
         adapter.unverified(),
     ):
         with pytest.raises(MerchantMisconfigured, match=f"{code}.*Zarinpal's panel") as raised:
             await call
         assert not raised.value.definitive  # the payment may well be paid: asked again
-    assert zarinpal.sessions[session.token].state == "paid"
+    assert zarinpal.sessions[token].state == "paid"
 
 
 async def test_an_unreachable_zarinpal_is_unavailable_not_a_failure():
@@ -213,13 +215,12 @@ async def test_an_unreachable_zarinpal_is_unavailable_not_a_failure():
 async def test_a_zarinpal_that_answers_too_late_is_unavailable(fake):
     zarinpal, url = fake
     adapter = gateway(url, timeout=SHORT_TIMEOUT_S)
-    session = await adapter.open_payment(request())
-    zarinpal.pay(session.token)
+    token = await paid_session(zarinpal, adapter)
     zarinpal.fault("verify", "timeout")
 
     with pytest.raises(GatewayUnavailable, match="no answer"):
-        await adapter.verify(session.token, 10_000, "IRR")
-    assert (await adapter.verify(session.token, 10_000, "IRR")).status == "paid"  # asked again
+        await adapter.verify(token, 10_000, "IRR")
+    assert (await adapter.verify(token, 10_000, "IRR")).status == "paid"  # asked again
 
 
 # --- inquiry and the unverified list --------------------------------------------------------
@@ -250,19 +251,18 @@ async def test_inquiry_maps_the_documented_statuses(fake, what_happened, status,
 async def test_inquiry_of_a_paid_session_verifies_it(fake, verified_before):
     zarinpal, url = fake
     adapter = gateway(url)
-    session = await adapter.open_payment(request())
-    zarinpal.pay(session.token)
+    token = await paid_session(zarinpal, adapter)
     if verified_before:
-        await adapter.verify(session.token, 10_000, "IRR")
+        await adapter.verify(token, 10_000, "IRR")
 
-    inquired = await adapter.inquire(session.token, 10_000, "IRR")
+    inquired = await adapter.inquire(token, 10_000, "IRR")
 
     assert (inquired.status, inquired.amount, inquired.fee) == ("paid", 10_000, 100)
-    assert inquired.reference == str(zarinpal.sessions[session.token].ref_id)
+    assert inquired.reference == str(zarinpal.sessions[token].ref_id)
     assert zarinpal.requests[-1] == {
         "merchant_id": MERCHANT,
         "amount": 10_000,
-        "authority": session.token,
+        "authority": token,
     }  # the inquiry was followed by a verify
 
 
@@ -368,12 +368,8 @@ async def test_a_partial_refund_leaves_the_rest_refundable(fake):
     zarinpal, url = fake
     adapter = gateway(url)
     payment = await verified(zarinpal, adapter, 100_000)
-    first = Transfer(
-        "refund-1", 30_000, "IRR", payment.destination, payment_reference=payment.payment_reference
-    )
-    second = Transfer(
-        "refund-2", 70_000, "IRR", payment.destination, payment_reference=payment.payment_reference
-    )
+    first = replace(payment, transfer_id="refund-1", amount=30_000)
+    second = replace(payment, transfer_id="refund-2", amount=70_000)
 
     references = {await adapter.refund(first), await adapter.refund(second)}
 
@@ -439,9 +435,7 @@ async def test_a_refund_zarinpal_refuses_is_declined(fake, amount, refunded_befo
     payment = await verified(zarinpal, adapter, 50_000)
     if refunded_before:
         await adapter.refund(payment)
-    transfer = Transfer(
-        "refund-2", amount, "IRR", payment.destination, payment_reference=payment.payment_reference
-    )
+    transfer = replace(payment, transfer_id="refund-2", amount=amount)
 
     with pytest.raises(GatewayDeclined, match=match) as raised:
         await adapter.refund(transfer)

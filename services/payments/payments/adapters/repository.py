@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -118,19 +119,13 @@ class Repository:
     async def claim_inquiries(self, now: datetime, again: datetime, limit: int) -> list[Payment]:
         """Started payments due an inquiry, their next one moved to `again` (another replica's
         round skips the rows this one holds)."""
-        rows = (
-            (
-                await self.session.execute(
-                    sa.select(payments)
-                    .where(payments.c.status == PaymentStatus.STARTED.value)
-                    .where(payments.c.next_inquiry_at <= now)
-                    .order_by(payments.c.next_inquiry_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .mappings()
-            .all()
+        rows = await _due_rows(
+            self.session,
+            payments.c.status,
+            PaymentStatus.STARTED,
+            payments.c.next_inquiry_at,
+            now,
+            limit,
         )
         claimed = [
             _load(Payment, row, purpose=PaymentPurpose, status=PaymentStatus) for row in rows
@@ -144,12 +139,10 @@ class Repository:
         return claimed
 
     async def next_inquiry_due(self) -> datetime | None:
-        due: datetime | None = await self.session.scalar(
-            sa.select(sa.func.min(payments.c.next_inquiry_at)).where(
-                payments.c.status == PaymentStatus.STARTED.value
-            )
+        """When the earliest started payment is due an inquiry."""
+        return await _earliest(
+            self.session, payments.c.status, PaymentStatus.STARTED, payments.c.next_inquiry_at
         )
-        return due
 
     async def _one_payment(self, query: sa.Select[Any]) -> Payment | None:
         row = (await self.session.execute(query)).mappings().first()
@@ -252,31 +245,22 @@ class Repository:
     async def claim_due(self, kind: type[T], now: datetime, limit: int) -> list[T]:
         """Pending transfers whose time has come, locked so no other worker takes them."""
         table = _TABLES[kind]
-        rows = (
-            (
-                await self.session.execute(
-                    sa.select(table)
-                    .where(table.c.status == TransferStatus.PENDING.value)
-                    .where(table.c.next_attempt_at <= now)
-                    .order_by(table.c.next_attempt_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .mappings()
-            .all()
+        rows = await _due_rows(
+            self.session,
+            table.c.status,
+            TransferStatus.PENDING,
+            table.c.next_attempt_at,
+            now,
+            limit,
         )
         return [self._loaded(kind, row) for row in rows]
 
     async def next_transfer_due(self, kind: type[OutgoingTransfer]) -> datetime | None:
         """When the earliest pending transfer of `kind` falls due (read from its partial index)."""
         table = _TABLES[kind]
-        due: datetime | None = await self.session.scalar(
-            sa.select(sa.func.min(table.c.next_attempt_at)).where(
-                table.c.status == TransferStatus.PENDING.value
-            )
+        return await _earliest(
+            self.session, table.c.status, TransferStatus.PENDING, table.c.next_attempt_at
         )
-        return due
 
     async def get_transfer(
         self, kind: type[T], transfer_id: str, *, lock: bool = False
@@ -343,3 +327,34 @@ _BALANCE = sa.select(account_balances.c.balance).where(
 
 _TABLES: dict[type[Any], sa.Table] = {Payout: payouts, Refund: refunds}
 _KEYS: dict[type[Any], sa.Column[Any]] = {Payout: payouts.c.payout_id, Refund: refunds.c.refund_id}
+
+
+async def _due_rows(
+    session: AsyncSession,
+    status: sa.Column[Any],
+    waiting: Enum,
+    due_at: sa.Column[Any],
+    now: datetime,
+    limit: int,
+) -> Sequence[sa.RowMapping]:
+    """The rows in status `waiting` whose `due_at` has come, earliest first, locked; a row
+    another replica holds is skipped, not waited for."""
+    query = (
+        sa.select(status.table)
+        .where(status == waiting.value)
+        .where(due_at <= now)
+        .order_by(due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).mappings().all()
+
+
+async def _earliest(
+    session: AsyncSession, status: sa.Column[Any], waiting: Enum, due_at: sa.Column[Any]
+) -> datetime | None:
+    """When the earliest row in status `waiting` falls due (read from its partial index)."""
+    due: datetime | None = await session.scalar(
+        sa.select(sa.func.min(due_at)).where(status == waiting.value)
+    )
+    return due

@@ -33,6 +33,12 @@ Handler = Callable[[Request, Json, "str | None"], Awaitable[Response]]
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 #: Stripe's default Checkout Session lifetime
 SESSION_LIFETIME_S = 24 * 3600
+#: what takes money back from a charge (a refund) or a transfer (a reversal): its id prefix, and
+#: the total and the flag it counts on what it takes back from
+_TAKEN_BACK = {
+    "refund": ("re", "amount_refunded", "refunded"),
+    "transfer_reversal": ("trr", "amount_reversed", "reversed"),
+}
 
 
 def decode_form(body: str) -> Json:
@@ -70,6 +76,11 @@ def error(
     if param:
         body["param"] = param
     return JSONResponse({"error": body}, status)
+
+
+def _invalid(message: str, code: str | None = None, param: str | None = None) -> JSONResponse:
+    """Stripe's 400 for a request it refuses as asked (nothing was done)."""
+    return error(400, "invalid_request_error", message, code, param)
 
 
 def _missing(what: str, ident: str, param: str = "id") -> JSONResponse:
@@ -131,6 +142,14 @@ class FakeStripe:
         obj["_account"] = account
         self.objects[ident] = obj
         return obj
+
+    def _take_back(self, kind: str, original: Json, amount: int, **fields: Any) -> Json:
+        """A refund of a charge or a reversal of a transfer (`kind`): `amount` counted as taken
+        back from `original`, made in its currency."""
+        prefix, taken, whole = _TAKEN_BACK[kind]
+        original[taken] += amount
+        original[whole] = original[taken] == original["amount"]
+        return self._new(prefix, kind, amount=amount, currency=original["currency"], **fields)
 
     def of(self, kind: str, account: str | None = None) -> list[Json]:
         return [
@@ -372,34 +391,22 @@ class FakeStripe:
     async def create_session(self, request: Request, p: Json, account: str | None) -> Response:
         items = p.get("line_items") or []
         if p.get("mode") != "payment" or len(items) != 1 or not p.get("success_url"):
-            return error(
-                400,
-                "invalid_request_error",
-                "Missing required param: line_items.",
-                "parameter_missing",
-                "line_items",
+            return _invalid(
+                "Missing required param: line_items.", "parameter_missing", "line_items"
             )
         price = items[0].get("price_data", {})
         try:
             unit_amount = int(price["unit_amount"])
             quantity = int(items[0].get("quantity", "1"))
         except (KeyError, ValueError):
-            return error(
-                400,
-                "invalid_request_error",
+            return _invalid(
                 "Invalid integer",
                 "parameter_invalid_integer",
                 "line_items[0][price_data][unit_amount]",
             )
         currency = str(price.get("currency", ""))
         if currency != currency.lower() or len(currency) != 3:
-            return error(
-                400,
-                "invalid_request_error",
-                f"Invalid currency: {currency}",
-                "parameter_invalid_string",
-                "currency",
-            )
+            return _invalid(f"Invalid currency: {currency}", "parameter_invalid_string", "currency")
         session = self._new(
             "cs",
             "checkout.session",
@@ -437,36 +444,23 @@ class FakeStripe:
             return _missing("payment_intent", str(p.get("payment_intent")), "payment_intent")
         charge = self.objects[intent["latest_charge"]]
         if intent["status"] != "succeeded":
-            return error(
-                400,
-                "invalid_request_error",
-                "This PaymentIntent has no charge to refund.",
-                "charge_not_refundable",
-            )
+            return _invalid("This PaymentIntent has no charge to refund.", "charge_not_refundable")
         left = charge["amount"] - charge["amount_refunded"]
         amount = int(p.get("amount", left))
         if left == 0:
-            return error(
-                400,
-                "invalid_request_error",
-                f"Charge {charge['id']} has already been refunded.",
-                "charge_already_refunded",
+            return _invalid(
+                f"Charge {charge['id']} has already been refunded.", "charge_already_refunded"
             )
         if amount > left:
-            return error(
-                400,
-                "invalid_request_error",
+            return _invalid(
                 f"Refund amount ({amount}) is greater than unrefunded amount ({left}).",
                 "amount_too_large",
                 "amount",
             )
-        charge["amount_refunded"] += amount
-        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        refund = self._new(
-            "re",
+        refund = self._take_back(
             "refund",
-            amount=amount,
-            currency=charge["currency"],
+            charge,
+            amount,
             charge=charge["id"],
             payment_intent=intent["id"],
             metadata=p.get("metadata", {}),
@@ -493,18 +487,12 @@ class FakeStripe:
     async def create_transfer(self, request: Request, p: Json, account: str | None) -> Response:
         destination = str(p.get("destination"))
         if destination not in self.accounts:
-            return error(
-                400,
-                "invalid_request_error",
-                f"No such destination: '{destination}'",
-                "resource_missing",
-                "destination",
+            return _invalid(
+                f"No such destination: '{destination}'", "resource_missing", "destination"
             )
         amount = int(p["amount"])
         if amount > self.platform_balance:
-            return error(
-                400,
-                "invalid_request_error",
+            return _invalid(
                 "You have insufficient available funds in your Stripe account.",
                 "balance_insufficient",
             )
@@ -540,28 +528,20 @@ class FakeStripe:
         left = transfer["amount"] - transfer["amount_reversed"]
         amount = int(p.get("amount", left))
         if amount > left:
-            return error(
-                400,
-                "invalid_request_error",
+            return _invalid(
                 "Transfer already fully reversed.",
                 "transfer_already_reversed" if left == 0 else "amount_too_large",
             )
         if amount > self.accounts[transfer["destination"]]:
-            return error(
-                400,
-                "invalid_request_error",
-                "Insufficient funds in the destination account to reverse.",
-                "balance_insufficient",
+            return _invalid(
+                "Insufficient funds in the destination account to reverse.", "balance_insufficient"
             )
         self.accounts[transfer["destination"]] -= amount
         self.platform_balance += amount
-        transfer["amount_reversed"] += amount
-        transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
-        reversal = self._new(
-            "trr",
+        reversal = self._take_back(
             "transfer_reversal",
-            amount=amount,
-            currency=transfer["currency"],
+            transfer,
+            amount,
             transfer=transfer["id"],
             metadata=p.get("metadata", {}),
         )
@@ -571,18 +551,12 @@ class FakeStripe:
 
     async def create_payout(self, request: Request, p: Json, account: str | None) -> Response:
         if account is None:
-            return error(
-                400, "invalid_request_error", "This fake pays out connected accounts only."
-            )
+            return _invalid("This fake pays out connected accounts only.")
         if self.refuse_payouts:
-            return error(
-                400, "invalid_request_error", "Payouts are not allowed.", self.refuse_payouts
-            )
+            return _invalid("Payouts are not allowed.", self.refuse_payouts)
         amount = int(p["amount"])
         if amount > self.accounts[account]:
-            return error(
-                400,
-                "invalid_request_error",
+            return _invalid(
                 "You have insufficient funds in your Stripe account for this transfer.",
                 "balance_insufficient",
             )

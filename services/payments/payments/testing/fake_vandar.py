@@ -33,6 +33,11 @@ def _invalid(**errors: str) -> JSONResponse:
     )
 
 
+def _server_error(message: str = "خطایی رخ داده است.") -> JSONResponse:
+    """Vandar's 500 ("an error occurred"), in its documented failure shape."""
+    return JSONResponse({"status": 0, "errors": {"error": message}}, 500)
+
+
 @dataclass
 class Settlement:
     id: str
@@ -119,10 +124,7 @@ class FakeVandar:
         self.requests.append((request.method, request.url.path, body))
         if self.server_errors:
             self.server_errors -= 1
-            return JSONResponse(
-                {"status": 0, "errors": {"error": "خطایی رخ داده است. لطفاً مجدداً تلاش کنید"}},
-                500,
-            )
+            return _server_error("خطایی رخ داده است. لطفاً مجدداً تلاش کنید")
         if request.headers.get("authorization") != f"Bearer {self.access_token}":
             return JSONResponse({"status": 0, "error": "Unauthenticated"}, 401)
         if request.path_params["business"] != self.business:
@@ -161,7 +163,7 @@ class FakeVandar:
             return refusal
         if self.query_errors:
             self.query_errors -= 1
-            return JSONResponse({"status": 0, "errors": {"error": "خطایی رخ داده است."}}, 500)
+            return _server_error()
         settlement = self.settlements.get(request.path_params["track_id"])
         await asyncio.sleep(self.delay)
         if settlement is None:
@@ -180,7 +182,7 @@ class FakeVandar:
             return refusal
         if self.cancel_errors:
             self.cancel_errors -= 1
-            return JSONResponse({"status": 0, "errors": {"error": "خطایی رخ داده است."}}, 500)
+            return _server_error()
         transaction_id = request.path_params["transaction_id"]
         settlement = next(
             (s for s in self.settlements.values() if str(s.transaction_id) == transaction_id),
@@ -198,7 +200,7 @@ class FakeVandar:
         self.cancel(settlement.track_id)
         if self.cancel_answers_lost:
             self.cancel_answers_lost -= 1
-            return JSONResponse({"status": 0, "errors": {"error": "خطایی رخ داده است."}}, 500)
+            return _server_error()
         return JSONResponse(
             {
                 "status": 1,

@@ -139,6 +139,9 @@ class FakeZarinpal:
         return None
 
     def _session_of(self, body: dict[str, Any]) -> Session | Response:
+        """The session a verify or inquiry asks about, or Zarinpal's refusal to answer."""
+        if refused := self._refusal(body):
+            return refused
         session = self.sessions.get(str(body.get("authority")))
         if session is None:
             return _error(-54, "Invalid authority.")
@@ -175,8 +178,6 @@ class FakeZarinpal:
 
     async def verify(self, request: Request) -> Response:
         body = await self._body(request)
-        if refused := self._refusal(body):
-            return refused
         session = self._session_of(body)
         if isinstance(session, Response):
             return session
@@ -201,8 +202,6 @@ class FakeZarinpal:
 
     async def inquiry(self, request: Request) -> Response:
         body = await self._body(request)
-        if refused := self._refusal(body):
-            return refused
         session = self._session_of(body)
         if isinstance(session, Response):
             return session

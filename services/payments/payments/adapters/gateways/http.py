@@ -1,8 +1,12 @@
-"""One way for gateway adapters to call a PSP over HTTP and classify what went wrong.
+"""One way for gateway adapters to call a PSP over HTTP and classify what went wrong: no answer
+or an unreadable one leaves the outcome unknown (`GatewayUnavailable`); what a readable answer
+means is each adapter's to judge (`request_json`), except that `post_json` treats a 5xx as
+unknown too.
 
 Each adapter holds one `gateway_client` for its whole life: its connections are kept alive and
 its TLS context is built once, not on every call (building one is most of the CPU a call would
-cost). The adapter's `aclose` closes it when the service stops.
+cost). The adapter's `aclose` closes it when the service stops. The Stripe adapter is the
+exception: Stripe's SDK brings its own client and error classes, read in `stripe.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,28 @@ def gateway_client(timeout: float) -> httpx.AsyncClient:
     )
 
 
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Send `body` as JSON (none when None); the status and the decoded answer, whatever the
+    status. No answer, or one that is not JSON, is `GatewayUnavailable`: the request may or may
+    not have been carried out."""
+    try:
+        response = await client.request(method, url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise GatewayUnavailable(f"no answer from {url}: {exc!r}") from exc
+    try:
+        document = response.json()
+    except ValueError as exc:
+        raise GatewayUnavailable(f"{url} answered {response.status_code}, not JSON") from exc
+    return response.status_code, document
+
+
 async def post_json(
     client: httpx.AsyncClient,
     url: str,
@@ -42,16 +68,9 @@ async def post_json(
     *,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    """POST JSON; the status and the decoded answer. No answer, or an unreadable 5xx, is
+    """POST JSON; the status and the decoded answer. No answer, an unreadable answer or a 5xx is
     `GatewayUnavailable`: the request may or may not have been carried out."""
-    try:
-        response = await client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise GatewayUnavailable(f"no answer from {url}: {exc!r}") from exc
-    try:
-        document = response.json()
-    except ValueError as exc:
-        raise GatewayUnavailable(f"{url} answered {response.status_code}, not JSON") from exc
-    if response.status_code >= 500:
-        raise GatewayUnavailable(f"{url} answered {response.status_code}: {document}")
-    return response.status_code, document
+    status, document = await request_json(client, "POST", url, body=body, headers=headers)
+    if status >= 500:
+        raise GatewayUnavailable(f"{url} answered {status}: {document}")
+    return status, document

@@ -69,7 +69,7 @@ from typing import Any, Final
 
 import httpx
 
-from payments.adapters.gateways.http import gateway_client, post_json
+from payments.adapters.gateways.http import gateway_client, post_json, request_json
 from payments.adapters.gateways.port import IncomingCallback
 from payments.domain.errors import CallbackRejected
 from payments.domain.gateway import (
@@ -254,20 +254,13 @@ class VandarGateway:
     async def _settlement(self, track_id: str) -> Mapping[str, Any] | None:
         """The settlement under our track id, None when Vandar has none."""
         url = f"{self.api_url}/v4/business/{self.business}/settlement/{track_id}"
-        try:
-            response = await self.http.get(url, headers=self._auth())
-        except httpx.HTTPError as exc:
-            raise GatewayUnavailable(f"no answer from {url}: {exc!r}") from exc
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise GatewayUnavailable(f"{url} answered {response.status_code}, not JSON") from exc
-        if response.status_code == 404:
+        status, answer = await request_json(self.http, "GET", url, headers=self._auth())
+        if status == 404:
             return None
-        _raise_if_not_ours_to_judge(response.status_code, answer)
-        settlement = _settlement_of(answer) if response.status_code == 200 else None
+        _raise_if_not_ours_to_judge(status, answer)
+        settlement = _settlement_of(answer) if status == 200 else None
         if settlement is None:
-            raise GatewayUnavailable(f"{url} answered {response.status_code}: {answer!r}")
+            raise GatewayUnavailable(f"{url} answered {status}: {answer!r}")
         return settlement
 
     def _auth(self) -> dict[str, str]:
