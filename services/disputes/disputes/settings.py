@@ -12,6 +12,7 @@ DAY_S = 24 * 3600
 
 
 class DisputesSettings(ServiceSettings):
+    SEALS_AT_REST = True  # what the parties wrote (dispute snapshots)
     service_name: str = "disputes"
     http_port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/disputes"

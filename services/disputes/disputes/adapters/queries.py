@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from disputes.adapters.repository import opened
 from disputes.adapters.tables import dispute_timers, disputes
 
 SUMMARY = [
@@ -72,7 +73,10 @@ async def dispute(session: AsyncSession, dispute_id: str) -> dict[str, Any] | No
         .where(dispute_timers.c.dispute_id == dispute_id)
         .order_by(dispute_timers.c.due_at, dispute_timers.c.id)
     )
-    return {"dispute": snapshot, "timers": [dict(row._mapping) for row in timers]}
+    return {
+        "dispute": opened(session, dispute_id, snapshot),
+        "timers": [dict(row._mapping) for row in timers],
+    }
 
 
 async def summaries(session: AsyncSession, where: DisputeFilter) -> list[dict[str, Any]]:

@@ -1,15 +1,21 @@
 """Loads and saves disputes (as snapshots) and their due deadlines.
 
+A snapshot holds what the parties wrote (statements, evidence, proposals): it is kept sealed at
+rest (`shared.sealing`), bound to its dispute, in the JSONB column as one JSON string. The
+columns searched by (ids, state, amounts) stay in the clear.
+
 Every load for a change takes the row lock (`FOR UPDATE`), so two handlers acting on one dispute
 (a party's statement and a deadline firing) run one after the other.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from shared.sealing import ring_of
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import domain
@@ -25,19 +31,19 @@ class DisputeRepository:
     async def get(self, dispute_id: str, *, lock: bool = True) -> domain.Dispute | None:
         query = sa.select(disputes.c.snapshot).where(disputes.c.dispute_id == dispute_id)
         snapshot = await self.session.scalar(query.with_for_update() if lock else query)
-        return self._loaded(snapshot) if snapshot is not None else None
+        return self._loaded(dispute_id, snapshot) if snapshot is not None else None
 
     async def open_on_escrow(self, escrow_id: str) -> list[domain.Dispute]:
         """The escrow's open disputes (at most one, by the partial unique index)."""
-        rows = await self.session.scalars(
-            sa.select(disputes.c.snapshot)
+        rows = await self.session.execute(
+            sa.select(disputes.c.dispute_id, disputes.c.snapshot)
             .where(disputes.c.escrow_id == escrow_id, disputes.c.state.in_(sorted(OPEN_STATES)))
             .with_for_update()
         )
-        return [self._loaded(snapshot) for snapshot in rows]
+        return [self._loaded(dispute_id, snapshot) for dispute_id, snapshot in rows]
 
-    def _loaded(self, snapshot: dict[str, Any]) -> domain.Dispute:
-        dispute = domain.Dispute.from_snapshot(snapshot)
+    def _loaded(self, dispute_id: str, stored: str | dict[str, Any]) -> domain.Dispute:
+        dispute = domain.Dispute.from_snapshot(opened(self.session, dispute_id, stored))
         self._loaded_versions[dispute.dispute_id] = dispute.version
         return dispute
 
@@ -48,6 +54,7 @@ class DisputeRepository:
         if before == dispute.version:
             return None
         values = _row(dispute)
+        values["snapshot"] = sealed(self.session, dispute.dispute_id, values["snapshot"])
         if before is None:
             await self.session.execute(sa.insert(disputes).values(**values))
         else:
@@ -122,3 +129,22 @@ def _row(dispute: domain.Dispute) -> dict[str, Any]:
         "version": dispute.version,
         "snapshot": dispute.snapshot(),
     }
+
+
+def _context(dispute_id: str) -> str:
+    """What a dispute's snapshot is sealed to: its column and its dispute."""
+    return f"disputes.snapshot:{dispute_id}"
+
+
+def sealed(session: AsyncSession, dispute_id: str, snapshot: dict[str, Any]) -> str:
+    """The snapshot as it is stored: its JSON text, sealed."""
+    text: str = ring_of(session).seal(json.dumps(snapshot), _context(dispute_id))
+    return text
+
+
+def opened(session: AsyncSession, dispute_id: str, stored: str | dict[str, Any]) -> dict[str, Any]:
+    """A stored snapshot opened; one written before sealing (a JSON object) is read as it is."""
+    if isinstance(stored, dict):
+        return stored
+    found: dict[str, Any] = json.loads(ring_of(session).open(stored, _context(dispute_id)))
+    return found
