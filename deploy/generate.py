@@ -19,6 +19,9 @@ It writes, under deploy/base/:
 - overlays/prod/payments-psp.yaml: the patch giving the payments pods and Job the PSPs'
   credentials (Secret `payments-psp`); overlays/dev/payments-sandbox.yaml: the patch running
   payments in development against the dev overlay's sandbox gateway (Secret `payments-sandbox`);
+- overlays/prod/networkpolicies.yaml: the NetworkPolicies of production, ingress denied to every
+  pod of the namespace and opened listener by listener to its peers (the placeholders of the
+  peers outside the namespace are the constants of "NetworkPolicies" below);
 - components/external-secrets/: an optional kustomize Component with an External Secrets
   `ExternalSecret` for every Secret the platform team provides (SECRETS below).
 
@@ -102,7 +105,7 @@ SERVICES = (
     ServiceSpec(
         "payments", payments.CONTEXT, 8002, seals=True, public_port=8012, own_settings=True
     ),
-    ServiceSpec("disputes", disputes.CONTEXT, 8003),
+    ServiceSpec("disputes", disputes.CONTEXT, 8003, seals=True),
     ServiceSpec("notifications", "notifications", 8004, seals=True, mails=True, own_settings=True),
 )
 EVENTS_BY_CONTEXT = {
@@ -848,6 +851,184 @@ def sandbox_env() -> list[dict[str, Any]]:
     ]
 
 
+# --- NetworkPolicies (the prod overlay) ----------------------------------------------------------
+
+#: who outside the namespace may connect, each by its namespace's name label (Kubernetes sets
+#: `kubernetes.io/metadata.name` on every namespace) and, where one is known, its pods' labels.
+#: PLACEHOLDERS of the platform team: change them here and regenerate (deploy/README.md,
+#: "NetworkPolicies"); every policy that admits the peer takes it from here.
+#:
+#: Prometheus: the pods the Prometheus Operator runs for a `Prometheus` (the one reading the
+#: PodMonitor of base/monitoring), in the namespace of e.g. kube-prometheus-stack
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_PODS = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/managed-by": "prometheus-operator",
+}
+#: the Gateway's data plane, the proxies carrying httproute.yaml's traffic to payments-public:
+#: every pod of the Gateway's namespace (the parentRef's, gateway-system), since implementations
+#: label their proxies differently and some run them elsewhere (Envoy Gateway:
+#: envoy-gateway-system, `gateway.envoyproxy.io/owning-gateway-name`; Istio: the Gateway's
+#: namespace, `gateway.networking.k8s.io/gateway-name`)
+GATEWAY_NAMESPACE = "gateway-system"
+GATEWAY_PODS: dict[str, str] = {}
+#: the marketplace's back end: it reads the read APIs with its users' actor tokens (and is the
+#: Kafka listener's other peer, see deploy/README.md)
+MARKETPLACE_NAMESPACE = "marketplace"
+MARKETPLACE_PODS: dict[str, str] = {}
+#: the CloudNativePG operator (its release manifest and Helm chart label its pods so); it must
+#: reach every instance on 5432 and on the instance manager's status port 8000
+CNPG_OPERATOR_NAMESPACE = "cnpg-system"
+CNPG_OPERATOR_PODS = {"app.kubernetes.io/name": "cloudnative-pg"}
+
+POSTGRES_PORT = 5432
+CNPG_STATUS_PORT = 8000
+#: Strimzi's Kafka Exporter (`spec.kafkaExporter`), whose consumer lag the alerts read
+KAFKA_EXPORTER_PORT = 9404
+NETWORK_POLICY = "network-policy"
+
+
+def namespace_peer(namespace: str, pods: dict[str, str]) -> dict[str, Any]:
+    """The pods of another namespace (every one of them when `pods` is empty)."""
+    peer: dict[str, Any] = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    }
+    if pods:
+        peer["podSelector"] = {"matchLabels": pods}
+    return peer
+
+
+def prometheus_peer() -> dict[str, Any]:
+    return namespace_peer(MONITORING_NAMESPACE, PROMETHEUS_PODS)
+
+
+def pods_of(match: dict[str, str], components: Iterable[str] = ()) -> dict[str, Any]:
+    """A peer in the policy's own namespace (a podSelector alone never leaves it)."""
+    selected: dict[str, Any] = {"matchLabels": match}
+    if components:
+        selected["matchExpressions"] = [
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": list(components)}
+        ]
+    return {"podSelector": selected}
+
+
+def admit(peers: list[dict[str, Any]], *ports: int) -> dict[str, Any]:
+    return {"from": peers, "ports": [{"protocol": "TCP", "port": p} for p in ports]}
+
+
+def network_policy(
+    name: str,
+    labels_: dict[str, str],
+    pods: dict[str, Any],
+    rules: list[dict[str, Any]],
+) -> dict[str, Any]:
+    # Ingress only: egress stays open (the PSPs, SMTP, SMS and webhook receivers are anywhere)
+    spec: dict[str, Any] = {"podSelector": pods, "policyTypes": ["Ingress"]}
+    if rules:
+        spec["ingress"] = rules
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": labels_},
+        "spec": spec,
+    }
+
+
+def suite_labels(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "kustomize",
+    }
+
+
+def service_pods(s: ServiceSpec) -> dict[str, Any]:
+    """The Deployment's pods (not the migrate Job's, which share the selector's labels)."""
+    return {"matchLabels": {**selector(s), "app.kubernetes.io/component": "service"}}
+
+
+def network_policies() -> list[dict[str, Any]]:
+    """Ingress of everything in the namespace is denied, then each listener is opened to the
+    peers that need it, and to nothing else (deploy/README.md, "NetworkPolicies")."""
+    docs = [network_policy("default-deny-ingress", suite_labels(NETWORK_POLICY), {}, [])]
+    marketplace = namespace_peer(MARKETPLACE_NAMESPACE, MARKETPLACE_PODS)
+    for s in SERVICES:
+        readers = [pods_of(reconcile_selector())] if s.name in RECONCILE_READS else []
+        # the read API (the marketplace, the reconciler), /metrics (Prometheus), health (the
+        # kubelet, whose probes NetworkPolicies never block)
+        docs.append(
+            network_policy(
+                f"{s.name}-http",
+                labels(s, NETWORK_POLICY),
+                service_pods(s),
+                [admit([*readers, marketplace, prometheus_peer()], s.port)],
+            )
+        )
+        if s.public_port:
+            # the PSP callbacks alone, from the Gateway (never the internal port)
+            gateway = namespace_peer(GATEWAY_NAMESPACE, GATEWAY_PODS)
+            docs.append(
+                network_policy(
+                    f"{s.name}-public",
+                    labels(s, NETWORK_POLICY),
+                    service_pods(s),
+                    [admit([gateway], s.public_port)],
+                )
+            )
+    docs.append(
+        network_policy(
+            f"{RECONCILE}-metrics",
+            {**reconcile_labels(), "app.kubernetes.io/component": NETWORK_POLICY},
+            {"matchLabels": reconcile_selector()},
+            [admit([prometheus_peer()], RECONCILE_METRICS_PORT)],
+        )
+    )
+    for s in SERVICES:
+        cluster = {"cnpg.io/cluster": f"{s.name}-db"}
+        docs.append(
+            network_policy(
+                f"{s.name}-db",
+                labels(s, NETWORK_POLICY),
+                {"matchLabels": cluster},
+                [
+                    # its service's pods (and their wait-for-migrations) and its migrate Job
+                    admit([pods_of(selector(s), ["service", "migrations"])], POSTGRES_PORT),
+                    # its own instances and CloudNativePG's jobs (replication, joining, rewind)
+                    admit([pods_of(cluster)], POSTGRES_PORT, CNPG_STATUS_PORT),
+                    admit(
+                        [namespace_peer(CNPG_OPERATOR_NAMESPACE, CNPG_OPERATOR_PODS)],
+                        POSTGRES_PORT,
+                        CNPG_STATUS_PORT,
+                    ),
+                ],
+            )
+        )
+    # Strimzi writes the brokers' policies itself (their listener admits the Kafka resource's
+    # networkPolicyPeers); a Kafka Exporter in this namespace still needs Prometheus let in
+    docs.append(
+        network_policy(
+            f"{KAFKA_CLUSTER}-kafka-exporter-metrics",
+            kafka_labels({"app.kubernetes.io/component": NETWORK_POLICY}),
+            {
+                "matchLabels": {
+                    "strimzi.io/cluster": KAFKA_CLUSTER,
+                    "strimzi.io/name": f"{KAFKA_CLUSTER}-kafka-exporter",
+                }
+            },
+            [admit([prometheus_peer()], KAFKA_EXPORTER_PORT)],
+        )
+    )
+    return docs
+
+
+NETWORK_POLICIES_NOTE = (
+    "# Ingress of every pod of the namespace is denied, then opened listener by listener to its\n"
+    '# peers (deploy/README.md, "NetworkPolicies"). PLACEHOLDERS: the namespaces of Prometheus\n'
+    "# (monitoring), the Gateway's data plane (gateway-system), the marketplace (marketplace)\n"
+    "# and the CloudNativePG operator (cnpg-system): set them in deploy/generate.py.\n"
+)
+
+
 # --- Secrets the platform team provides ----------------------------------------------------------
 
 #: every Secret the suite reads that no operator writes (not `<service>-db-app`: CloudNativePG;
@@ -921,9 +1102,9 @@ class _Dumper(yaml.SafeDumper):
 HEADER = "# Generated by deploy/generate.py from the wire contract; do not edit by hand.\n"
 
 
-def dump(docs: list[dict[str, Any]]) -> str:
+def dump(docs: list[dict[str, Any]], note: str = "") -> str:
     body = "---\n".join(yaml.dump(d, Dumper=_Dumper, sort_keys=False, width=100) for d in docs)
-    return HEADER + body
+    return HEADER + note + body
 
 
 def render(prefix: str = "") -> dict[str, str]:
@@ -959,6 +1140,7 @@ def render(prefix: str = "") -> dict[str, str]:
     files["base/reconcile/kustomization.yaml"] = dump([kustomization(list(reconcile_parts))])
     files["overlays/prod/payments-psp.yaml"] = dump(payments_patch(psp_env()))
     files["overlays/dev/payments-sandbox.yaml"] = dump(payments_patch(sandbox_env()))
+    files["overlays/prod/networkpolicies.yaml"] = dump(network_policies(), NETWORK_POLICIES_NOTE)
     files["components/external-secrets/externalsecrets.yaml"] = dump(
         [external_secret(name, keys) for name, keys in SECRETS.items()]
     )
