@@ -40,6 +40,16 @@ DEAD_LETTERED = Counter(
     "Messages sent to a dead-letter topic",
     ["service", "topic", "reason"],
 )
+TIMERS_PARKED = Counter(
+    f"{PREFIX}_timers_parked_total",
+    "Timers set aside after failing TIMER_MAX_ATTEMPTS times in a row, never fired again",
+    ["service", "kind"],
+)
+TIMERS_PARKED_ROWS = Gauge(
+    f"{PREFIX}_timers_parked_rows",
+    "Parked timers waiting for an operator (read at the end of each timer round)",
+    ["service"],
+)
 COMMAND_RESULTS = Counter(
     f"{PREFIX}_command_results_total",
     "Command results by command type, status and reason code",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import Field
 from shared.settings import ServiceSettings
+from shared.timers import TimerRetry
 
 from disputes.domain import DeadlinePolicy
 
@@ -28,6 +30,11 @@ class DisputesSettings(ServiceSettings):
     #: the longest the deadline loop sleeps: it wakes when the next deadline falls due or when
     #: this replica schedules an earlier one; this bound catches those of another replica
     dispute_timer_max_idle_ms: int = 30_000
+    #: a deadline whose firing fails is retried after DISPUTE_TIMER_BACKOFF_INITIAL_S, doubling
+    #: up to DISPUTE_TIMER_BACKOFF_MAX_S, and parked (never fired again, counted) after this many
+    dispute_timer_max_attempts: int = Field(default=10, ge=1)
+    dispute_timer_backoff_initial_s: float = Field(default=5.0, gt=0)
+    dispute_timer_backoff_max_s: float = Field(default=3600.0, gt=0)
     #: how often the disputes-by-state gauge is read from the database
     metrics_refresh_s: float = 15.0
 
@@ -38,4 +45,13 @@ class DisputesSettings(ServiceSettings):
             respondent_reminder_before=timedelta(seconds=self.dispute_respondent_reminder_before_s),
             negotiation_window=timedelta(seconds=self.dispute_negotiation_window_s),
             arbitration_sla=timedelta(seconds=self.dispute_arbitration_sla_s),
+        )
+
+    def timer_retry(self) -> TimerRetry:
+        return TimerRetry(
+            max_attempts=self.dispute_timer_max_attempts,
+            initial=timedelta(seconds=self.dispute_timer_backoff_initial_s),
+            longest=timedelta(
+                seconds=max(self.dispute_timer_backoff_max_s, self.dispute_timer_backoff_initial_s)
+            ),
         )

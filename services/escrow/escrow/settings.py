@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from shared.settings import ServiceSettings
+from shared.timers import TimerRetry
 
 from escrow.domain import FeePolicy, TimerPolicy
 
@@ -32,6 +33,11 @@ class EscrowSettings(ServiceSettings):
     #: the longest the timer loop sleeps: it wakes when the next timer falls due or when this
     #: replica schedules an earlier one; this bound catches timers another replica scheduled
     timer_max_idle_ms: int = 30_000
+    #: a timer whose firing fails is retried after TIMER_BACKOFF_INITIAL_S, doubling up to
+    #: TIMER_BACKOFF_MAX_S, and parked (never fired again, counted) after this many attempts
+    timer_max_attempts: int = Field(default=10, ge=1)
+    timer_backoff_initial_s: float = Field(default=5.0, gt=0)
+    timer_backoff_max_s: float = Field(default=3600.0, gt=0)
     #: how often the money-held gauge is read from the database
     metrics_refresh_s: float = 15.0
 
@@ -44,4 +50,11 @@ class EscrowSettings(ServiceSettings):
             payment_expiry=timedelta(seconds=self.payment_expiry_s),
             release_reminder_every=timedelta(seconds=self.release_reminder_every_s),
             auto_release_after=timedelta(seconds=auto) if auto else None,
+        )
+
+    def timer_retry(self) -> TimerRetry:
+        return TimerRetry(
+            max_attempts=self.timer_max_attempts,
+            initial=timedelta(seconds=self.timer_backoff_initial_s),
+            longest=timedelta(seconds=max(self.timer_backoff_max_s, self.timer_backoff_initial_s)),
         )

@@ -16,11 +16,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from shared.sealing import ring_of
+from shared.timers import Claimed, TimerTable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import domain
 from disputes.adapters.tables import dispute_timers, disputes
 from disputes.domain.states import OPEN_STATES
+
+#: the disputes' deadlines, claimed and parked as every service's timers are
+TIMERS = TimerTable(dispute_timers, "dispute_id")
 
 
 class DisputeRepository:
@@ -69,11 +73,11 @@ class DisputeRepository:
     async def reset_timers(
         self, dispute: domain.Dispute, policy: domain.DeadlinePolicy
     ) -> datetime | None:
-        # What is due follows from the dispute as it now stands; fired rows stay as history.
+        # What is due follows from the dispute as it now stands; fired rows stay as history,
+        # parked ones for an operator.
         await self.session.execute(
             sa.delete(dispute_timers).where(
-                dispute_timers.c.dispute_id == dispute.dispute_id,
-                dispute_timers.c.fired_at.is_(None),
+                dispute_timers.c.dispute_id == dispute.dispute_id, TIMERS.pending
             )
         )
         timers = dispute.timers(policy)
@@ -87,30 +91,17 @@ class DisputeRepository:
             )
         return min((t.due_at for t in timers), default=None)
 
-    async def due_timers(self, now: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
-        """Claim due timers (skipping ones another replica holds): (id, dispute_id, kind)."""
-        rows = await self.session.execute(
-            sa.select(dispute_timers.c.id, dispute_timers.c.dispute_id, dispute_timers.c.kind)
-            .where(dispute_timers.c.fired_at.is_(None), dispute_timers.c.due_at <= now)
-            .order_by(dispute_timers.c.due_at, dispute_timers.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [(row.id, row.dispute_id, row.kind) for row in rows]
+    async def lock_pending_timer(self, timer_id: int) -> bool:
+        """Lock a claimed timer, its dispute already locked: False if fired, replaced or parked
+        meanwhile (see `shared.timers` for the lock order)."""
+        return await TIMERS.lock_pending(self.session, timer_id)
 
-    async def mark_fired(self, timer_id: int, now: datetime) -> None:
-        await self.session.execute(
-            sa.update(dispute_timers).where(dispute_timers.c.id == timer_id).values(fired_at=now)
-        )
+    async def mark_fired(self, timer: Claimed, now: datetime) -> None:
+        await self.session.execute(TIMERS.fired(timer, now))
 
     async def next_timer_due(self) -> datetime | None:
-        """When the earliest unfired timer falls due (read from the partial index)."""
-        due: datetime | None = await self.session.scalar(
-            sa.select(sa.func.min(dispute_timers.c.due_at)).where(
-                dispute_timers.c.fired_at.is_(None)
-            )
-        )
-        return due
+        """When the earliest timer still to fire falls due (read from the partial index)."""
+        return await TIMERS.next_due(self.session)
 
 
 def _row(dispute: domain.Dispute) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def build(settings: DisputesSettings | None = None, clock: Clock | None = None) 
     service.http = routes(service.db, service.readers)
     service.loops.append(
         scheduled(
-            partial(deadlines_round, runtime, policy, deadlines),
+            partial(deadlines_round, runtime, policy, deadlines, settings.timer_retry()),
             "dispute deadlines",
             clock=service.clock,
             max_idle=timedelta(milliseconds=settings.dispute_timer_max_idle_ms),

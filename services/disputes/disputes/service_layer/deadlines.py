@@ -1,40 +1,44 @@
 """The dispute deadlines (DESIGN §5): respondent reminder and deadline, negotiation window,
 arbitration SLA reminder.
 
-Due times live in the `dispute_timers` table, so they survive restarts. Each timer is claimed,
-marked and fired in one transaction (fire once); one that no longer applies — the respondent
-answered, the dispute moved on — is only marked.
+Due times live in the `dispute_timers` table, so they survive restarts. Timers are claimed in
+batches and each is marked and fired in its own transaction (fire once), its dispute locked
+before its timer row as every command locks them; one that no longer applies — the respondent
+answered, the dispute moved on — is only marked. One that raises is retried later and parked
+after `DISPUTE_TIMER_MAX_ATTEMPTS` (`shared.timers`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from shared.loops import Alarm
 from shared.messaging.runtime import Runtime
+from shared.timers import Claimed, TimerRetry, fire_due
 
 from disputes import domain, metrics
 from disputes.adapters.queries import count_by_state
-from disputes.adapters.repository import DisputeRepository
+from disputes.adapters.repository import TIMERS, DisputeRepository
 from disputes.service_layer.unit import DisputeUnit
 
 log = logging.getLogger(__name__)
 
 
-async def fire_next(runtime: Runtime, policy: domain.DeadlinePolicy, alarm: Alarm) -> bool:
-    """Fire the earliest due timer, if any; True if one was handled."""
+async def fire_claimed(
+    runtime: Runtime, policy: domain.DeadlinePolicy, alarm: Alarm, timer: Claimed
+) -> None:
+    """Fire one claimed timer in its own transaction: the dispute locked first, then the timer."""
     async with runtime.unit_of_work() as ctx:
         unit = DisputeUnit(ctx, policy, alarm)
-        due = await unit.repo.due_timers(unit.now, limit=1)
-        if not due:
-            return False
-        timer_id, dispute_id, kind = due[0]
+        dispute = await unit.dispute(timer.owner)
+        if not await unit.repo.lock_pending_timer(timer.id):
+            return  # a command replaced it, or another replica fired it, meanwhile
         # Marked before the save, which replaces only the dispute's unfired timers.
-        await unit.repo.mark_fired(timer_id, unit.now)
-        dispute = await unit.dispute(dispute_id)
+        await unit.repo.mark_fired(timer, unit.now)
         try:
-            fired = dispute.fire(kind, policy, unit.now)
+            fired = dispute.fire(timer.kind, policy, unit.now)
         except domain.DisputeRefusal:
             fired = False  # the settings moved it later; the save below reschedules it
         if fired:
@@ -42,7 +46,6 @@ async def fire_next(runtime: Runtime, policy: domain.DeadlinePolicy, alarm: Alar
         else:
             rescheduled = await unit.repo.reset_timers(dispute, policy)
             ctx.after_commit(lambda: alarm.ring_at(rescheduled))
-    return True
 
 
 async def refresh_gauge(runtime: Runtime) -> None:
@@ -51,10 +54,19 @@ async def refresh_gauge(runtime: Runtime) -> None:
 
 
 async def deadlines_round(
-    runtime: Runtime, policy: domain.DeadlinePolicy, alarm: Alarm
+    runtime: Runtime,
+    policy: domain.DeadlinePolicy,
+    alarm: Alarm,
+    retry: TimerRetry | None = None,
 ) -> datetime | None:
     """Fire every due deadline; returns when the next one falls due."""
-    while await fire_next(runtime, policy, alarm):
-        pass
+    await fire_due(
+        runtime.db,
+        TIMERS,
+        runtime.clock.now,
+        retry or TimerRetry(),
+        partial(fire_claimed, runtime, policy, alarm),
+        service=runtime.service,
+    )
     async with runtime.db.transaction() as session:
         return await DisputeRepository(session).next_timer_due()

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from shared.timers import Claimed, TimerTable
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,9 +40,8 @@ _UPDATE_ESCROW = (
     .where(escrows.c.escrow_id == sa.bindparam("key_escrow_id"))
     .values({name: sa.bindparam(name) for name in ESCROW_FIELDS})
 )
-_NEXT_TIMER_DUE = sa.select(sa.func.min(escrow_timers.c.due_at)).where(
-    escrow_timers.c.fired_at.is_(None)
-)
+#: the escrows' timers, claimed and parked as every service's are
+TIMERS = TimerTable(escrow_timers, "escrow_id")
 
 
 class EscrowRepository:
@@ -194,10 +194,11 @@ class EscrowRepository:
     async def _reset_timers(
         self, escrow: domain.Escrow, policy: domain.TimerPolicy
     ) -> datetime | None:
-        # What is due follows from the escrow as it now stands: replace the unfired timers.
+        # What is due follows from the escrow as it now stands: replace the timers still to
+        # fire (fired and parked ones stay, as history and for an operator).
         await self.session.execute(
             sa.delete(escrow_timers).where(
-                escrow_timers.c.escrow_id == escrow.escrow_id, escrow_timers.c.fired_at.is_(None)
+                escrow_timers.c.escrow_id == escrow.escrow_id, TIMERS.pending
             )
         )
         timers = escrow.timers(policy)
@@ -213,23 +214,14 @@ class EscrowRepository:
 
     # --- timers ----------------------------------------------------------------------------
 
-    async def due_timers(self, now: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
-        """Claim due timers (skipping ones another replica holds): (id, escrow_id, kind)."""
-        rows = await self.session.execute(
-            sa.select(escrow_timers.c.id, escrow_timers.c.escrow_id, escrow_timers.c.kind)
-            .where(escrow_timers.c.fired_at.is_(None), escrow_timers.c.due_at <= now)
-            .order_by(escrow_timers.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [(row.id, row.escrow_id, row.kind) for row in rows]
+    async def lock_pending_timer(self, timer_id: int) -> bool:
+        """Lock a claimed timer, its escrow already locked: False if fired, replaced or parked
+        meanwhile (see `shared.timers` for the lock order)."""
+        return await TIMERS.lock_pending(self.session, timer_id)
 
-    async def mark_fired(self, timer_id: int, now: datetime) -> None:
-        await self.session.execute(
-            sa.update(escrow_timers).where(escrow_timers.c.id == timer_id).values(fired_at=now)
-        )
+    async def mark_fired(self, timer: Claimed, now: datetime) -> None:
+        await self.session.execute(TIMERS.fired(timer, now))
 
     async def next_timer_due(self) -> datetime | None:
-        """When the earliest unfired timer falls due (read from the partial index)."""
-        due: datetime | None = await self.session.scalar(_NEXT_TIMER_DUE)
-        return due
+        """When the earliest timer still to fire falls due (read from the partial index)."""
+        return await TIMERS.next_due(self.session)

@@ -93,5 +93,10 @@ escrow_timers = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("due_at", When, nullable=False),
     sa.Column("fired_at", When),
+    # tries so far (counted when claimed); after too many the timer is parked, with its error
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("parked_at", When),
+    sa.Column("last_error", sa.Text),
     sa.Index("ix_escrow_timers_due", "due_at", postgresql_where=sa.text("fired_at IS NULL")),
+    sa.Index("ix_escrow_timers_parked", "id", postgresql_where=sa.text("parked_at IS NOT NULL")),
 )

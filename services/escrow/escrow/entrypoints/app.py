@@ -67,7 +67,7 @@ def build(settings: EscrowSettings | None = None, clock: Clock | None = None) ->
     service.http = routes(service.db, service.readers)
     service.loops.append(
         scheduled(
-            partial(timers_round, runtime, rules, timers),
+            partial(timers_round, runtime, rules, timers, settings.timer_retry()),
             "escrow timers",
             clock=service.clock,
             max_idle=timedelta(milliseconds=settings.timer_max_idle_ms),
