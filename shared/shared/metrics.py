@@ -35,6 +35,11 @@ INBOX_DUPLICATES = Counter(
     "Redelivered messages the inbox absorbed without a second effect",
     ["service", "topic"],
 )
+INBOX_PRUNED = Counter(
+    f"{PREFIX}_inbox_pruned_total",
+    "Processed message ids forgotten after INBOX_RETENTION_S",
+    ["service"],
+)
 DEAD_LETTERED = Counter(
     f"{PREFIX}_dead_lettered_total",
     "Messages sent to a dead-letter topic",

@@ -267,6 +267,7 @@ def build_service(
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_ms / 1000,
         retention=timedelta(hours=settings.outbox_retention_hours),
+        inbox_retention=timedelta(seconds=settings.inbox_retention_s),
     )
     clock = clock or SystemClock()
     runtime = Runtime(
@@ -282,6 +283,7 @@ def build_service(
             leeway_s=settings.actor_token_leeway_s,
             max_lifetime_s=settings.actor_token_max_lifetime_s,
         ),
+        max_record_age=timedelta(seconds=settings.max_record_age_s),
         signer=settings.signer(),
         keyring=settings.keyring(),
         refusals=refusals,

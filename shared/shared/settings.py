@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from shared.messaging.inbox import DAY_S, INBOX_RETENTION_S, MAX_RECORD_AGE_S
 from shared.sealing import DEV_SEALING_KEYS, KeyRing
 from shared.signing import DevelopmentKeyring, Keyring, Signer, SigningError, is_development_key
 
@@ -145,6 +146,11 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_ms: int = 1_000
     outbox_batch_size: int = Field(default=500, ge=1, le=5_000)
     outbox_retention_hours: int = 168
+    #: how long a processed message's id is kept in the inbox (duplicates of it are absorbed)
+    inbox_retention_s: int = Field(default=INBOX_RETENTION_S, ge=2 * DAY_S)
+    #: a consumed record whose `time` is older is dead-lettered `too_old`, never applied: kept at
+    #: least a day under INBOX_RETENTION_S, so a copy of a pruned message is always refused
+    max_record_age_s: int = Field(default=MAX_RECORD_AGE_S, ge=3_600)
     retry_initial_delay_ms: int = 100
     retry_max_delay_ms: int = 5_000
     #: attempts for a handler error that is not a known transient one, before it is dead-lettered
@@ -222,6 +228,15 @@ class ServiceSettings(BaseSettings):
 
     def keyring(self) -> Keyring:
         return Keyring.parse(self.event_keys) if self.event_keys else DevelopmentKeyring()
+
+    @model_validator(mode="after")
+    def _no_copy_outlives_its_inbox_row(self) -> ServiceSettings:
+        if self.max_record_age_s + DAY_S > self.inbox_retention_s:
+            raise ValueError(
+                "MAX_RECORD_AGE_S must be at least a day under INBOX_RETENTION_S (a copy of a "
+                "message whose inbox row was pruned would be applied again)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _readable_signing_keys(self) -> ServiceSettings:

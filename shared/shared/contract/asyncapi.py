@@ -33,7 +33,7 @@ KEY_FIELDS = (
 DLQ_HEADERS = {
     "x-dlq-reason": (
         "too_large, empty, not_json, not_cloudevent, unknown_type, wrong_source, bad_signature, "
-        "invalid_data, handler_failed"
+        "invalid_data, too_old, handler_failed"
     ),
     "x-dlq-error": "what went wrong, in words",
     "x-dlq-service": "the service that gave up on the record",

@@ -3,11 +3,13 @@ in the order the runtime reads a record (`Runtime._prepare`): too large, not JSO
 CloudEvent, a type unknown on its topic, an event from another source than its type's producer or
 without its signature (the fuzzer signs nothing: an outsider has no producer's key), an event
 whose data fails its model — each dead-lettered by every service that consumes the topic — and a
-command (or an unknown type on a command topic), which must be answered with a `CommandResult`."""
+command (or an unknown type on a command topic), which must be answered with a `CommandResult`
+(and is dead-lettered too when sent longer ago than the age limit: `too_old`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 from shared.contract.envelope import CloudEvent, EnvelopeError
 from shared.contract.envelope import read as read_envelope
 from shared.contract.registry import COMMAND_TOPICS, provenance, spec
+from shared.messaging.inbox import MAX_RECORD_AGE_S
 from shared.messaging.outbox import MAX_MESSAGE_BYTES
 from shared.signing import DevelopmentKeyring
 
@@ -45,7 +48,12 @@ def read_with_document(value: bytes | None) -> tuple[CloudEvent, dict[str, Any]]
         return "not_json"
 
 
-def expected(topic: str, value: bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> Expected:
+def expected(
+    topic: str,
+    value: bytes | None,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    max_age: timedelta = timedelta(seconds=MAX_RECORD_AGE_S),
+) -> Expected:
     if len(value or b"") > max_bytes:
         return Expected("too_large")
     decoded = read_with_document(value)
@@ -57,7 +65,9 @@ def expected(topic: str, value: bytes | None, max_bytes: int = MAX_MESSAGE_BYTES
     if found is None or found.topic != topic:
         return Expected("unknown_type", answered)
     if found.kind == "command":
-        return Expected(None, answered)
+        # answered `too_old` when past the age limit (the fuzzer never sends one near it)
+        too_old = datetime.now(UTC) - event.time > max_age
+        return Expected("too_old" if too_old else None, answered)
     forged = provenance(event, document, found, _NO_PRODUCER_KEYS)
     if forged is not None:
         return Expected(forged[0])

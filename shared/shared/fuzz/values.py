@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.contract.registry import MessageModel
+from shared.messaging.inbox import DAY_S, MAX_RECORD_AGE_S
 
 JSON = Any
 #: ids the suite really holds (seeded before fuzzing), by field name; fields ending in `_id`
@@ -115,8 +116,12 @@ class Values:
         return {self.text(12): self.any_json(depth - 1) for _ in range(r.randrange(0, 4))}
 
     def when(self) -> str:
-        moment = datetime.now(UTC) + timedelta(seconds=self.rng.randrange(-(10**8), 10**8))
-        return moment.isoformat()
+        """A moment within about three years of now, never within a day of the age limit
+        (a command sent then could pass it between the send and its reading)."""
+        while True:
+            offset = self.rng.randrange(-(10**8), 10**8)
+            if abs(offset + MAX_RECORD_AGE_S) > DAY_S:
+                return (datetime.now(UTC) + timedelta(seconds=offset)).isoformat()
 
     def id_for(self, field: str) -> str:
         """An id for `field`: now and then one the suite really holds, else a new one."""

@@ -1,4 +1,10 @@
-"""Inbox: a consumed message's id is stored in the same transaction as its effect."""
+"""Inbox: a consumed message's id is stored in the same transaction as its effect.
+
+The inbox is pruned: a row is forgotten `INBOX_RETENTION_S` after its message was processed
+(`prune`). That is safe because the runtime refuses (`too_old`) any record whose signed `time`
+is older than `MAX_RECORD_AGE_S`, which settings keep at least a day shorter than the retention:
+a copy arriving after its row was pruned is always refused, never applied a second time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contract.envelope import CloudEvent
 from shared.messaging.tables import inbox
+
+DAY_S = 86_400
+#: the defaults of `INBOX_RETENTION_S` and `MAX_RECORD_AGE_S` (settings)
+INBOX_RETENTION_S = 60 * DAY_S
+MAX_RECORD_AGE_S = 30 * DAY_S
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,12 @@ async def remember_results(
     )
 
 
+async def prune(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Forget up to `limit` messages processed before `before`, oldest first; how many."""
+    pruned = await session.execute(_PRUNE, {"before": before, "limit": limit})
+    return len(pruned.all())
+
+
 # Built once: building a statement costs more CPU than executing a cached one.
 _CLAIM = (
     insert(inbox)
@@ -93,6 +111,17 @@ _STORED = sa.select(inbox.c.message_id, inbox.c.fingerprint, inbox.c.result).whe
     inbox.c.message_id.in_(sa.bindparam("ids", expanding=True))
 )
 _RELEASE = sa.delete(inbox).where(inbox.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_OLDEST = (
+    sa.select(inbox.c.message_id)
+    .where(inbox.c.processed_at < sa.bindparam("before"))
+    .order_by(inbox.c.processed_at)
+    .limit(sa.bindparam("limit"))
+)
+_PRUNE = (
+    sa.delete(inbox)
+    .where(inbox.c.message_id.in_(_OLDEST.scalar_subquery()))
+    .returning(inbox.c.message_id)
+)
 _REMEMBER = (
     sa.update(inbox)
     .where(inbox.c.message_id == sa.bindparam("claimed_id"))

@@ -37,6 +37,7 @@ from shared import metrics
 from shared.contract.envelope import CONTENT_TYPE, CloudEvent
 from shared.contract.registry import on_wire
 from shared.db import Database
+from shared.messaging import inbox
 from shared.messaging.retry import is_unsendable
 from shared.messaging.tables import outbox
 
@@ -51,6 +52,8 @@ STOP_WAIT_S = 5.0
 
 #: the default of `MAX_MESSAGE_BYTES`: the largest record value the suite consumes or produces
 MAX_MESSAGE_BYTES = 512 * 1024
+#: inbox rows forgotten per housekeeping round (one every 5 s)
+PRUNE_BATCH = 5_000
 #: how much of a send's error a quarantined row keeps
 MAX_FAILURE_TEXT = 2000
 
@@ -141,6 +144,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(days=7),
+        inbox_retention: timedelta = timedelta(seconds=inbox.INBOX_RETENTION_S),
     ) -> None:
         self.db = db
         self.send = send
@@ -149,6 +153,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retention = retention
+        self.inbox_retention = inbox_retention
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -318,7 +323,8 @@ class OutboxRelay:
         return sent, failed, unsendable
 
     async def housekeeping(self) -> None:
-        """Refresh the backlog gauges and forget long-published rows."""
+        """Refresh the backlog gauges, forget long-published rows and long-processed inbox
+        rows (`PRUNE_BATCH` a round: a first round over a large inbox takes many)."""
         async with self.db.transaction() as session:
             backlog, oldest = (
                 await session.execute(
@@ -332,6 +338,9 @@ class OutboxRelay:
             )
             cutoff = datetime.now(UTC) - self.retention
             await session.execute(sa.delete(outbox).where(outbox.c.published_at < cutoff))
+            before = datetime.now(UTC) - self.inbox_retention
+            pruned = await inbox.prune(session, before, PRUNE_BATCH)
+        metrics.INBOX_PRUNED.labels(self.service).inc(pruned)
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
         metrics.OUTBOX_QUARANTINED_ROWS.labels(self.service).set(quarantined or 0)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0

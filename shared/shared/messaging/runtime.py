@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -121,6 +122,7 @@ class Runtime:
         max_lanes: int = 4,
         group_size: int = 64,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_record_age: timedelta = timedelta(seconds=inbox.MAX_RECORD_AGE_S),
     ) -> None:
         self.service = service
         self.context = context
@@ -142,6 +144,8 @@ class Runtime:
         self.group_size = group_size
         #: a larger consumed record is dead-lettered `too_large`; a larger outgoing one fails
         self.max_message_bytes = max_message_bytes
+        #: an older record is dead-lettered `too_old`: its inbox row may have been pruned
+        self.max_record_age = max_record_age
         self.stopping = asyncio.Event()
         self._event_handlers: dict[str, EventHandler] = {}
         self._command_handlers: dict[str, CommandHandler] = {}
@@ -273,20 +277,38 @@ class Runtime:
                 record,
                 event,
                 dead=("unknown_type", f"{event.type!r} is not a message of {record.topic}"),
-                answer_unknown=record.topic in COMMAND_TOPICS,
+                rejection=(
+                    (ReasonCode.MALFORMED, f"unknown command type {event.type!r}")
+                    if record.topic in COMMAND_TOPICS
+                    else None
+                ),
             )
         if spec.kind == "command":
+            if (old := self._too_old(event)) is not None:
+                return Incoming(record, event, dead=old, rejection=old)
             return Incoming(record, event, spec)
         if event.type not in self._event_handlers:
             return Incoming(record, event, spec, ignored=True)
         forged = provenance(event, document, spec, self.keyring)
         if forged is not None:
             return Incoming(record, event, dead=forged)
+        if (old := self._too_old(event)) is not None:  # its `time` is the producer's, signed
+            return Incoming(record, event, dead=old)
         try:
             message = spec.model.model_validate(event.data)
         except ValidationError as exc:
             return Incoming(record, event, dead=("invalid_data", describe(exc)))
         return Incoming(record, event, spec, message=message)
+
+    def _too_old(self, event: CloudEvent) -> tuple[str, str] | None:
+        """A record past `max_record_age` (the inbox may have forgotten it: `inbox.prune`)."""
+        age = self.clock.now() - event.time
+        if age <= self.max_record_age:
+            return None
+        return (
+            "too_old",
+            f"sent {age.days} days ago, over the {self.max_record_age.days}-day limit",
+        )
 
     async def _attempt(self, group: list[Incoming], *, alone: bool) -> Outcome:
         """One transaction over `group`. With `alone`, a handler's error aborts it (to be retried);
@@ -310,8 +332,9 @@ class Runtime:
             return
         if item.dead is not None:
             outcome.dead.append(item)
-            if item.answer_unknown and item.event is not None:
-                outcome.answer(*self._answer(self._unknown(item.event), item.event))
+            if item.rejection is not None and item.event is not None:
+                refused = self._rejected(item.event, *item.rejection)
+                outcome.answer(*self._answer(refused, item.event))
             return
         if item.ignored or item.event is None or item.spec is None:
             return
@@ -469,9 +492,6 @@ class Runtime:
             )
         return CommandResult.model_validate(seen.result)
 
-    def _unknown(self, event: CloudEvent) -> CommandResult:
-        return self._rejected(event, ReasonCode.MALFORMED, f"unknown command type {event.type!r}")
-
     def _rejected(self, event: CloudEvent, reason: str, message: str) -> CommandResult:
         return CommandResult(
             command_id=event.id,
@@ -510,8 +530,9 @@ class Incoming:
     message: Any = None
     #: (reason, error) of a record that can never succeed: it is dead-lettered
     dead: tuple[str, str] | None = None
-    #: an unknown type on a command topic is also answered `malformed`
-    answer_unknown: bool = False
+    #: a dead command that is also answered, rejected: (reason code, message) — an unknown type
+    #: on a command topic (`malformed`), a command past the age limit (`too_old`)
+    rejection: tuple[str, str] | None = None
     #: a type of this topic that this service does not act on
     ignored: bool = False
 
@@ -524,7 +545,7 @@ class Incoming:
         return self.dead is None and not self.ignored
 
     def failed(self, error: str) -> Incoming:
-        return replace(self, dead=("handler_failed", error), answer_unknown=False)
+        return replace(self, dead=("handler_failed", error), rejection=None)
 
 
 @dataclass

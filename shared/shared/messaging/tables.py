@@ -45,6 +45,8 @@ inbox = sa.Table(
     sa.Column(
         "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # the oldest rows are pruned first (`inbox.prune`)
+    sa.Index("ix_inbox_processed_at", "processed_at"),
 )
 
 
@@ -66,6 +68,16 @@ def add_outbox_quarantine(op: Any) -> None:
         "CREATE INDEX IF NOT EXISTS ix_outbox_quarantined ON outbox (id) "
         "WHERE quarantined_at IS NOT NULL"
     )
+
+
+def add_inbox_pruning_index(op: Any) -> None:
+    """For a service's migration after its first: the index `inbox.prune` reads (a no-op where
+    the first migration already created it)."""
+    op.execute("CREATE INDEX IF NOT EXISTS ix_inbox_processed_at ON inbox (processed_at)")
+
+
+def drop_inbox_pruning_index(op: Any) -> None:
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")
 
 
 def drop_outbox_quarantine(op: Any) -> None:

@@ -1,0 +1,19 @@
+"""The index the inbox's pruning reads (`shared.messaging.inbox.prune`, oldest first).
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from alembic import op
+from shared.messaging.tables import add_inbox_pruning_index, drop_inbox_pruning_index
+
+revision = "0007"
+down_revision = "0006"
+
+
+def upgrade() -> None:
+    add_inbox_pruning_index(op)
+
+
+def downgrade() -> None:
+    drop_inbox_pruning_index(op)
