@@ -6,13 +6,17 @@ The loop sleeps until then, or until its `Alarm` rings: this process committed w
 due sooner (a new timer, a payout requested). It also looks after `max_idle` at the latest, for
 work another replica committed and will not be around to do, or a clock moved by a test; that
 safety round is the only idle query, one per `max_idle`.
+
+Stopping (SIGTERM) wakes a sleeping loop and ends it between rounds: a round in progress is let
+finish, so its work is committed (and then published by the relay's flush), not cut short. The
+service bounds that wait (`Service.drain`), so a hung round cannot hold the exit forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,13 +46,20 @@ class Alarm:
         if when is not None and (self._wakes_at is None or when < self._wakes_at):
             self._ringing.set()
 
-    async def sleep(self, seconds: float, wakes_at: datetime) -> None:
-        """Sleep `seconds` (meaning to wake at `wakes_at`) unless rung meanwhile or before."""
+    async def sleep(
+        self, seconds: float, wakes_at: datetime, stopping: asyncio.Event | None = None
+    ) -> None:
+        """Sleep `seconds` (meaning to wake at `wakes_at`) unless rung meanwhile or before, or
+        `stopping` is set."""
         self._wakes_at = wakes_at
+        waits = [asyncio.ensure_future(self._ringing.wait())]
+        if stopping is not None:
+            waits.append(asyncio.ensure_future(stopping.wait()))
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ringing.wait(), max(seconds, 0.0))
+            await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=FIRST_COMPLETED)
         finally:
+            for wait in waits:
+                wait.cancel()
             self._wakes_at = None
             self._ringing.clear()
 
@@ -63,7 +74,8 @@ def scheduled(
     retry_after: timedelta = timedelta(seconds=1),
 ) -> BackgroundLoop:
     """A loop of `round_`, sleeping until the next due time, a ring, or `max_idle`; a failed
-    round (the database may be away) is logged and tried again after `retry_after`."""
+    round (the database may be away) is logged and tried again after `retry_after`. Once
+    `stopping` is set it ends after the round in progress, if any."""
     alarm = alarm or Alarm()
 
     async def loop(stopping: asyncio.Event) -> None:
@@ -75,8 +87,9 @@ def scheduled(
             except Exception:
                 log.exception("%s round failed", name)
                 wake = now + min(retry_after, max_idle)
-            await alarm.sleep((wake - clock.now()).total_seconds(), wake)
+            await alarm.sleep((wake - clock.now()).total_seconds(), wake, stopping)
 
+    loop.__name__ = loop.__qualname__ = name
     return loop
 
 

@@ -1,8 +1,13 @@
 """Assembles one service: broker, database, runtime, outbox relay, `/metrics`, health, lifecycle.
 
-Startup: subscribe to the topics the service's handlers registered, start the broker, start the
-relay and background loops. SIGTERM: stop fetching, let in-flight handling finish, stop the loops,
-flush the outbox, then close the broker and the database.
+Startup: subscribe to the topics the service's handlers registered, connect the broker (retried
+with backoff for as long as it is unreachable: the HTTP listener is up meanwhile, not ready), then
+start the relay and background loops. SIGTERM: stop fetching, let in-flight handling finish, let
+the loops finish the round in progress, flush the outbox, then close the broker and the database.
+
+Health: `/health/ready` is true once all of that runs and the database and broker answer;
+`/health/live` fails (503, naming what) once the consumer, the relay or a loop has died, so the
+orchestrator restarts a process that would otherwise serve HTTP with nothing behind it.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def polling(round_: Callable[[], Awaitable[int]], interval: timedelta, name: str
     a failed round (the database may be away) is logged and tried again next time."""
 
     async def loop(stopping: asyncio.Event) -> None:
+        # a round in progress when stopping is set runs to its end; the wait between rounds does not
         while not stopping.is_set():
             try:
                 busy = await round_()
@@ -63,6 +69,7 @@ def polling(round_: Callable[[], Awaitable[int]], interval: timedelta, name: str
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), interval.total_seconds())
 
+    loop.__name__ = loop.__qualname__ = name
     return loop
 
 
@@ -90,6 +97,8 @@ class Service:
     _app: AsgiFastStream | None = None
     _subscriber: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: the consumer, the relay and the loops have been started (the broker connected)
+    _started: bool = False
 
     def app(self) -> AsgiFastStream:
         """The ASGI app (one per service): FastStream's lifecycle, /metrics, health, HTTP API."""
@@ -104,10 +113,11 @@ class Service:
     def _build_app(self) -> AsgiFastStream:
         return ServiceApp(
             self.broker,
+            connect=self.connect_broker,
             fallback=Router(routes=self.http),
             asgi_routes=[
                 ("/metrics", make_asgi_app(REGISTRY)),
-                ("/health/live", _live()),
+                ("/health/live", _live(self)),
                 ("/health/ready", _ready(self)),
             ],
             on_startup=[self.subscribe],
@@ -151,18 +161,82 @@ class Service:
 
         self._subscriber = subscriber
 
+    async def connect_broker(self) -> None:
+        """Start the broker (connect, start the consumer), again and again with backoff while it
+        is unreachable, until it starts or the service is stopped: a service started during a
+        broker outage waits for the broker instead of serving on without a consumer."""
+        s = self.settings
+        delay, attempt = s.retry_initial_delay_ms / 1000, 0
+        while not self.runtime.stopping.is_set():
+            attempt += 1
+            try:
+                await self.broker.start()
+            except Exception as error:
+                log.warning(
+                    "broker %s unreachable (attempt %d: %r); retrying in %.1f s",
+                    s.kafka_bootstrap_servers,
+                    attempt,
+                    error,
+                    delay,
+                )
+            else:
+                if attempt > 1:
+                    log.info("broker connected after %d attempts", attempt)
+                return
+            # a half-started broker (producer up, consumer not) is taken down to start afresh
+            try:
+                await self.broker.stop()
+            except Exception:
+                log.debug("stopping the half-started broker failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.runtime.stopping.wait(), delay)
+            delay = min(delay * 2, s.retry_max_delay_ms / 1000)
+
     async def start_loops(self) -> None:
+        if self.runtime.stopping.is_set():  # stopped while still connecting the broker
+            return
         self.relay.start()
         for loop in self.loops:
-            self._tasks.append(asyncio.create_task(loop(self.runtime.stopping)))
+            name = f"{self.settings.service_name}-{getattr(loop, '__name__', 'loop')}"
+            self._tasks.append(asyncio.create_task(loop(self.runtime.stopping), name=name))
+        self._started = True
+
+    def running(self) -> bool:
+        """The consumer, the relay and the loops run (started, none dead, not stopping)."""
+        return self._started and not self.runtime.stopping.is_set() and not self.dead()
+
+    def dead(self) -> dict[str, str]:
+        """What should be running and is not (the consumer, the relay, a loop), each with why;
+        empty while the broker is still connecting and once the service is stopping."""
+        if not self._started or self.runtime.stopping.is_set():
+            return {}
+        dead: dict[str, str] = {}
+        if self._subscriber is not None:
+            # FastStream restarts a consume task that failed: one running task is enough
+            consumers = list(getattr(self._subscriber, "tasks", []))
+            if not any(not t.done() for t in consumers):
+                dead["consumer"] = _why_stopped(consumers[-1] if consumers else None)
+        relay = self.relay._task  # the relay keeps no public handle on its task
+        if relay is None or relay.done():
+            dead["relay"] = _why_stopped(relay)
+        for task in self._tasks:
+            if task.done():
+                dead[task.get_name()] = _why_stopped(task)
+        return dead
 
     async def drain(self) -> None:
+        """SIGTERM: stop fetching (in-flight handling finishes), let each loop finish its round
+        in progress (for `graceful_timeout_s` at most, then it is cancelled), publish what is
+        committed, close what `on_stop` holds."""
         self.runtime.stopping.set()
         if isinstance(self._subscriber, LogicSubscriber):
             await self._subscriber.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, hung = await asyncio.wait(self._tasks, timeout=self.settings.graceful_timeout_s)
+            for task in hung:
+                log.warning("%s did not finish its round in time; cancelled", task.get_name())
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.relay.stop()
         for close in self.on_stop:
             try:
@@ -174,9 +248,21 @@ class Service:
 class ServiceApp(AsgiFastStream):
     """FastStream's ASGI app, whose unmatched paths go to the service's Starlette routes."""
 
-    def __init__(self, *brokers: KafkaBroker, fallback: ASGIApp, **options: Any) -> None:
+    def __init__(
+        self,
+        *brokers: KafkaBroker,
+        connect: Callable[[], Awaitable[None]],
+        fallback: ASGIApp,
+        **options: Any,
+    ) -> None:
         super().__init__(*brokers, **options)
+        self.connect = connect
         self.fallback = fallback
+
+    async def _start_broker(self) -> None:
+        # FastStream starts the broker once and, if that fails, ends the lifespan (which uvicorn
+        # only logs, serving on); the service retries instead (`Service.connect_broker`)
+        await self.connect()
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.fallback(scope, receive, send)
@@ -211,10 +297,25 @@ def _readable_headers(record: ConsumerRecord[bytes, bytes]) -> ConsumerRecord[by
     return dataclasses.replace(record, headers=headers)
 
 
-def _live() -> Any:
+def _why_stopped(task: asyncio.Task[Any] | None) -> str:
+    if task is None:
+        return "not running"
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return "returned" if error is None else f"failed: {error!r}"
+
+
+def _live(service: Service) -> Any:
     @get(include_in_schema=False)
     async def live(scope: Scope) -> AsgiResponse:
-        return AsgiResponse(b'{"status":"live"}', 200, headers={"content-type": "application/json"})
+        dead = service.dead()
+        body = {"status": "dead", "dead": dead} if dead else {"status": "live"}
+        return AsgiResponse(
+            json.dumps(body).encode(),
+            503 if dead else 200,
+            headers={"content-type": "application/json"},
+        )
 
     return live
 
@@ -223,6 +324,7 @@ def _ready(service: Service) -> Any:
     @get(include_in_schema=False)
     async def ready(scope: Scope) -> AsgiResponse:
         checks = {
+            "running": service.running(),
             "database": await service.db.ping(),
             "broker": bool(await service.broker.ping(timeout=2.0)),
         }

@@ -92,8 +92,9 @@ class PaymentsSettings(ServiceSettings):
     transfer_max_delay_ms: int = 600_000
     #: a transfer the PSP took and has not finished is asked about again after this long
     transfer_poll_delay_ms: int = 300_000
-    #: a claimed transfer whose worker died is tried again after this long
-    transfer_lease_s: float = 120.0
+    #: a claimed transfer whose worker died is tried again after this long; the worker renews it
+    #: every third of it while its gateway call runs, so it need not outlast the longest call
+    transfer_lease_s: float = Field(default=30.0, gt=0)
     #: the longest a payout or refund worker sleeps: it wakes when the next transfer falls due
     #: or when this replica queues one; this bound catches those of another replica
     worker_max_idle_ms: int = 30_000

@@ -4,10 +4,16 @@ One round claims due transfers (counting the attempt and leasing the row, in its
 transaction), calls the gateway outside any transaction, then records the outcome under a row
 lock. State lives in the database, so a restarted service picks up where the old one stopped;
 the gateway request is idempotent on the transfer id, so re-sending never pays twice.
+
+The lease is short and renewed while the gateway call runs (every third of it), so a claim of a
+killed process is taken over within one lease, not after the longest call the gateway may take.
+A call cut short by a drain (SIGTERM past the graceful timeout) gives its claim back at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,18 +77,62 @@ class TransferWorker(Generic[T]):
         return None
 
     async def _attempt(self, claimed: T) -> None:
+        answered = asyncio.Event()
+        renewing = asyncio.create_task(self._keep_lease(claimed, answered))
         try:
             reference: str | None = await self._send(claimed)
             error: GatewayError | None = None
         except GatewayError as exc:
             reference, error = None, exc
+        except asyncio.CancelledError:
+            answered.set()
+            await asyncio.shield(self._give_back(claimed, renewing))
+            raise
         except Exception as exc:  # an adapter bug is an unknown outcome, never a "not paid"
             log.exception("%s %s: unexpected gateway error", self.flow, claimed.transfer_id)
             reference, error = None, GatewayUnavailable(repr(exc))
+        answered.set()
+        await renewing  # a renewal under way ends before the outcome takes the row's lock
         settled = await self._record(claimed, reference, error)
         if settled is not None and settled.status is not TransferStatus.PENDING:
             self.deps.nudge()
             metrics.count(self.flow, settled.status.value, settled.currency, settled.amount)
+
+    async def _keep_lease(self, claimed: T, answered: asyncio.Event) -> None:
+        """Renew the claim while the gateway call runs; a failed renewal (the database away) is
+        tried again next time: at worst the lease runs out and another round re-sends."""
+        every = self.lease.total_seconds() / 3
+        while not answered.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), every)
+                return
+            try:
+                await self._lease_until(claimed, self.deps.clock.now() + self.lease)
+            except Exception:
+                log.warning(
+                    "%s %s: lease not renewed", self.flow, claimed.transfer_id, exc_info=True
+                )
+
+    async def _give_back(self, claimed: T, renewing: asyncio.Task[None]) -> None:
+        """The call was cut short (a drain ran out of time): its outcome is unknown, and the
+        idempotent re-send is the next round's, at once, not after the lease."""
+        await asyncio.gather(renewing, return_exceptions=True)
+        try:
+            await self._lease_until(claimed, self.deps.clock.now())
+            log.info("%s %s: call cut short; claim given back", self.flow, claimed.transfer_id)
+        except Exception:
+            log.warning(
+                "%s %s: claim not given back", self.flow, claimed.transfer_id, exc_info=True
+            )
+
+    async def _lease_until(self, claimed: T, until: datetime) -> None:
+        async with self.deps.db.transaction() as session:
+            repo = Repository(session)
+            current = await repo.get_transfer(self.kind, claimed.transfer_id, lock=True)
+            if _still_ours(current, claimed):
+                assert current is not None
+                current.next_attempt_at = until
+                await repo.save_transfer(current)
 
     async def _send(self, transfer: T) -> str:
         """A payout leaves through the gateway chosen when it was requested; a refund goes back
