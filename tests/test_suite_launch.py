@@ -71,7 +71,7 @@ def test_four_services_are_healthy_and_expose_metrics(suite):
     for url in services.values():
         ready = httpx.get(f"{url}/health/ready", timeout=5)
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": True, "broker": True}
+        assert ready.json()["checks"] == {"running": True, "database": True, "broker": True}
         assert httpx.get(f"{url}/health/live", timeout=5).status_code == 200
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert "escrow_suite_outbox_backlog" in metrics
