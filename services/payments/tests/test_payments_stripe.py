@@ -6,6 +6,7 @@ each class of Stripe error mapped to declined (nothing moved) or unavailable (un
 
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from payments.adapters.gateways.port import IncomingCallback
@@ -15,6 +16,7 @@ from payments.domain.gateway import (
     GatewayDeclined,
     GatewayUnavailable,
     PaymentRequest,
+    Settled,
     Transfer,
     TransferInProgress,
     UnsupportedByGateway,
@@ -246,6 +248,70 @@ async def test_verify_of_a_session_stripe_does_not_know_is_a_mismatch(fake, gate
 
 async def test_stripe_keeps_no_list_of_unverified_sessions(gateway):
     assert await gateway.unverified() == []
+
+
+# --- what Stripe settled (reconciliation) ---------------------------------------------------
+
+
+def at(stripe: FakeStripe, session_id: str) -> datetime:
+    return datetime.fromtimestamp(stripe.objects[session_id]["created"], UTC)
+
+
+def session_lists(stripe: FakeStripe):
+    return [r for r in stripe.requests if (r.method, r.path) == ("GET", "/v1/checkout/sessions")]
+
+
+async def test_settled_lists_the_paid_sessions_of_the_window_page_by_page(fake, gateway):
+    stripe, _ = fake
+    before = await gateway.open_payment(request(payment_id="pay-before"))
+    stripe.pay(before.token)
+    opened = [
+        await gateway.open_payment(request(1_000 + n, payment_id=f"pay-{n}")) for n in range(151)
+    ]
+    *paid, processing, _still_open = opened  # the last stays open
+    for session in paid:
+        stripe.pay(session.token)
+    stripe.pay(processing.token, processing=True)  # complete, not paid yet
+    after = await gateway.open_payment(request(payment_id="pay-after"))
+    stripe.pay(after.token)
+
+    listing = await gateway.settled(at(stripe, opened[0].token), at(stripe, after.token))
+
+    assert (listing.complete, listing.truncated) == (True, False)
+    assert sorted(listing.items, key=lambda s: s.amount) == [
+        Settled(session.token, 1_000 + n, "USD") for n, session in enumerate(paid)
+    ]
+    first, second = session_lists(stripe)  # 150 complete sessions: two pages of at most 100
+    assert first.params == {
+        "created": {
+            "gte": str(stripe.objects[opened[0].token]["created"]),
+            "lt": str(stripe.objects[after.token]["created"]),
+        },
+        "status": "complete",
+        "limit": "100",
+    }
+    # newest first: the first page ends with the 100th newest complete session
+    assert second.params == {**first.params, "starting_after": paid[50].token}
+
+
+async def test_settled_stops_at_its_bound_and_says_the_listing_is_cut(fake, gateway, monkeypatch):
+    stripe, _ = fake
+    monkeypatch.setattr("payments.adapters.gateways.stripe.SETTLED_MAX_ITEMS", 2)
+    opened = [await gateway.open_payment(request(payment_id=f"pay-{n}")) for n in range(3)]
+    for session in opened:
+        stripe.pay(session.token)
+
+    # the fake stamps objects a second apart at least: they may run ahead of the clock
+    listing = await gateway.settled(at(stripe, opened[0].token), datetime(2100, 1, 1, tzinfo=UTC))
+
+    assert (listing.complete, listing.truncated, len(listing.items)) == (False, True, 2)
+
+
+async def test_a_listing_stripe_does_not_answer_is_unavailable(fake, gateway):
+    stripe, _ = fake
+    stripe.fail(500, "api_error", method="GET", path="/v1/checkout/sessions")
+    with pytest.raises(GatewayUnavailable, match="list of checkout sessions"):
+        await gateway.settled(datetime(2026, 1, 1, tzinfo=UTC), datetime.now(UTC))
 
 
 # --- refunds -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ never made twice for one transfer, declined or unavailable as Zarinpal answers."
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from payments.adapters.gateways.port import IncomingCallback
@@ -16,6 +17,7 @@ from payments.domain.gateway import (
     GatewayDeclined,
     GatewayUnavailable,
     PaymentRequest,
+    Settled,
     Transfer,
     UnsupportedByGateway,
 )
@@ -295,6 +297,29 @@ async def test_unverified_lists_the_sessions_paid_and_not_yet_verified(fake):
     assert await adapter.unverified() == [paid.token]
     assert zarinpal.requests[-1] == {"merchant_id": MERCHANT}
     assert abandoned.token not in await adapter.unverified()
+
+
+async def test_settled_is_the_unverified_list_and_says_it_is_incomplete(fake):
+    zarinpal, url = fake
+    adapter = gateway(url)
+    paid = await paid_session(zarinpal, adapter, 12_000)
+    verified_ = await paid_session(zarinpal, adapter, 30_000)
+    await adapter.verify(verified_, 30_000, "IRR")
+    now = datetime.now(UTC)
+
+    listing = await adapter.settled(now - timedelta(days=1), now)
+
+    # what is verified is no longer listed: Zarinpal cannot say all it took
+    assert (listing.items, listing.complete) == ((Settled(paid, 12_000, "IRR"),), False)
+    assert zarinpal.requests[-1] == {"merchant_id": MERCHANT}
+
+
+async def test_a_settled_listing_zarinpal_refuses_is_unavailable(fake):
+    zarinpal, url = fake
+    zarinpal.fault("unVerified", "500")
+    now = datetime.now(UTC)
+    with pytest.raises(GatewayUnavailable):
+        await gateway(url).settled(now - timedelta(days=1), now)
 
 
 # --- callbacks and payouts ------------------------------------------------------------------

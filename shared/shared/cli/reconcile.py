@@ -14,13 +14,21 @@ What the gateways kept of payments as their fee (Zarinpal's merchant fee, Stripe
 beside the books, not in them: the platform bears it (an escrow is funded with the whole amount
 paid), so it is an expense, and less than `received` is at the gateways. It is checked to be
 booked the same on both sides of the payments ledger.
+
+Beside the books, the gateways' own word: payments' `/reconciliation/gateways` compares what
+each gateway says it took in the last day (the sandbox's and Stripe's complete listings,
+Zarinpal's unVerified) with the payments recorded, and names each payment that differs: money a
+gateway took for a payment the suite never received (a callback lost while payments was down),
+another amount, or (for a complete listing) a payment received that the gateway did not settle.
+Any of them, or a gateway that could not be read, fails the reconciliation as a difference in
+the books does.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,6 +42,12 @@ DIFFERENCE = Gauge(
     "escrow_suite_reconciliation_difference",
     "Money received minus money accounted for, per currency (0 when the books agree)",
     ["currency"],
+)
+GATEWAY_DIFFERENCES = Gauge(
+    "escrow_suite_reconciliation_gateway_differences",
+    "Payments whose record differs from their gateway's own listing (0 when they agree; left "
+    "as it was while the gateway cannot be read)",
+    ["gateway"],
 )
 
 
@@ -148,32 +162,126 @@ def table(all_books: list[Books]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class GatewayCheck:
+    """One gateway's listing beside the payments recorded, as payments compared them."""
+
+    gateway: str
+    complete: bool = False
+    truncated: bool = False
+    #: currency → {"count", "amount"}: what the gateway listed, and what of it the suite holds
+    settled: dict[str, dict[str, int]] = field(default_factory=dict)
+    matched: dict[str, dict[str, int]] = field(default_factory=dict)
+    differences_count: int = 0
+    #: the differing payments named (at most payments' DIFFERENCES_LISTED)
+    differences: tuple[dict[str, Any], ...] = ()
+    #: why the gateway could not be read (then nothing is known of it)
+    error: str | None = None
+
+    @property
+    def mismatches(self) -> list[str]:
+        if self.error is not None:
+            return [f"could not be read: {self.error}"]
+        found = [_named(difference) for difference in self.differences]
+        unnamed = self.differences_count - len(self.differences)
+        if unnamed > 0:
+            found.append(f"… and {unnamed} more payment(s) that differ")
+        return found
+
+
+def _named(difference: dict[str, Any]) -> str:
+    payment = difference.get("payment_id") or "no payment here"
+    mine, theirs = difference.get("recorded"), difference.get("settled")
+    ours = f"{mine['status']} {mine['amount']:,} {mine['currency']}" if mine else "unknown"
+    at_gateway = f"{theirs['amount']:,} {theirs['currency']}" if theirs else "nothing"
+    return (
+        f"{difference['kind']}: {payment} (reference {difference['reference']}): "
+        f"recorded {ours}, gateway settled {at_gateway}"
+    )
+
+
+def gateway_checks(answer: dict[str, Any]) -> list[GatewayCheck]:
+    """payments' `/reconciliation/gateways` answer, one check per gateway."""
+    return [
+        GatewayCheck(
+            gateway=name,
+            complete=bool(found.get("complete", False)),
+            truncated=bool(found.get("truncated", False)),
+            settled=found.get("settled", {}),
+            matched=found.get("matched", {}),
+            differences_count=int(found.get("differences_count", 0)),
+            differences=tuple(found.get("differences", [])),
+            error=found.get("error"),
+        )
+        for name, found in sorted(answer.get("gateways", {}).items())
+    ]
+
+
+def gateway_table(checks: list[GatewayCheck]) -> str:
+    header = (
+        f"{'gateway':<10}{'listing':<12}{'currency':<9}"
+        f"{'settled':>10}{'amount':>18}{'matched':>10}{'amount':>18}"
+    )
+    lines = [header, "-" * len(header)]
+    for check in checks:
+        listing = "unreadable" if check.error else "complete" if check.complete else "partial"
+        if check.truncated:
+            listing = "cut short"
+        currencies = sorted(set(check.settled) | set(check.matched)) or ["-"]
+        for currency in currencies:
+            settled = check.settled.get(currency, {})
+            matched = check.matched.get(currency, {})
+            lines.append(
+                f"{check.gateway:<10}{listing:<12}{currency:<9}"
+                f"{settled.get('count', 0):>10,}{settled.get('amount', 0):>18,}"
+                f"{matched.get('count', 0):>10,}{matched.get('amount', 0):>18,}"
+            )
+        lines.extend(f"{'':<10}{check.gateway}: {problem}" for problem in check.mismatches)
+    if not checks:
+        lines.append("(no gateway is configured)")
+    return "\n".join(lines)
+
+
+def _read(config: CliConfig, service: str, path: str, timeout: float = 10) -> dict[str, Any]:
+    base = config.services.get(service)
+    if not base:
+        raise typer.BadParameter(f"where {service} listens is unknown: start `make run`")
+    answer = httpx.get(f"{base}{path}", timeout=timeout, auth=config.reading(Role.OPERATOR))
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def fetch_gateways(config: CliConfig) -> list[GatewayCheck]:
+    """The gateways' listings beside payments' records (payments lets each gateway take up to
+    a minute, all at once: wait longer than that)."""
+    return gateway_checks(_read(config, "payments", "/reconciliation/gateways", timeout=90))
+
+
 def fetch(config: CliConfig) -> list[Books]:
-    reader = config.reading(Role.OPERATOR)
-
-    def totals(service: str) -> dict[str, Any]:
-        base = config.services.get(service)
-        if not base:
-            raise typer.BadParameter(f"where {service} listens is unknown: start `make run`")
-        answer = httpx.get(f"{base}/ledger/totals", timeout=10, auth=reader)
-        answer.raise_for_status()
-        body: dict[str, Any] = answer.json()
-        return body
-
-    return books(totals("escrow"), totals("payments"))
+    return books(
+        _read(config, "escrow", "/ledger/totals"), _read(config, "payments", "/ledger/totals")
+    )
 
 
 def reconcile(
     every: float = typer.Option(0, help="repeat every N seconds, exposing the metric"),
-    metrics_port: int = typer.Option(0, help="serve escrow_suite_reconciliation_difference"),
+    metrics_port: int = typer.Option(
+        0,
+        help="serve escrow_suite_reconciliation_difference and "
+        "escrow_suite_reconciliation_gateway_differences",
+    ),
 ) -> None:
     """Check, per currency, that every unit received is held, in a wallet, paid out, refunded,
-    a fee or in flight; print the books and exit 1 on any difference."""
+    a fee or in flight, and that every payment a gateway settled is recorded as it settled it;
+    print the books and the gateways' listings and exit 1 on any difference."""
     if metrics_port:
         start_http_server(metrics_port)
     while True:
         try:
-            found = fetch(CliConfig.load())
+            config = CliConfig.load()
+            found = fetch(config)
+            checks = fetch_gateways(config)
         except (httpx.HTTPError, ValueError) as exc:
             if every <= 0:
                 raise
@@ -183,9 +291,14 @@ def reconcile(
             continue
         for book in found:
             DIFFERENCE.labels(book.currency).set(book.difference)
+        for check in checks:
+            if check.error is None:
+                GATEWAY_DIFFERENCES.labels(check.gateway).set(check.differences_count)
         typer.echo(table(found))
+        typer.echo("")
+        typer.echo(gateway_table(checks))
         if every <= 0:
-            if any(book.mismatches for book in found):
+            if any(book.mismatches for book in found) or any(c.mismatches for c in checks):
                 raise typer.Exit(1)
             return
         time.sleep(every)

@@ -51,6 +51,13 @@ payments = sa.Table(
     sa.Index(
         "ix_payments_inquiry_due", "next_inquiry_at", postgresql_where=sa.text("status = 'started'")
     ),
+    # the received payments of a reconciliation window (`service_layer/reconciliation.py`)
+    sa.Index(
+        "ix_payments_received_opened",
+        "gateway",
+        "created_at",
+        postgresql_where=sa.text("status = 'received'"),
+    ),
 )
 
 ledger_transactions = sa.Table(

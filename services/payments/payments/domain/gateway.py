@@ -108,3 +108,31 @@ class TransferInProgress(GatewayError):
 
 class UnsupportedByGateway(GatewayDeclined):
     """The gateway has no API for this operation (the payout PSP takes no payments)."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One payment a gateway says it took: its reference there (the session token the payments
+    table stores: Zarinpal's authority, Stripe's Checkout Session, the sandbox's token) and the
+    amount it took, in minor units."""
+
+    reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Settlements:
+    """What a gateway listed as settled for a window of time.
+
+    `complete` is True when the listing holds every payment the gateway took in the window, so a
+    payment the suite received and the listing lacks is a difference too. A gateway that can only
+    list part of what it took (Zarinpal's unVerified: what is paid and not yet verified), or a
+    listing cut short at its bound, is incomplete: it can name payments the suite has not
+    recorded, never the opposite.
+    """
+
+    items: tuple[Settled, ...]
+    complete: bool
+    #: the listing stopped at its bound (`SETTLED_MAX_ITEMS`): there may be more
+    truncated: bool = False

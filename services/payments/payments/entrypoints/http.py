@@ -8,14 +8,17 @@ bytes read pass the limit, so no more than the limit and one chunk is ever held.
 
 Ids and query parameters are taken as every service takes them (`shared.http`), and every read
 names its reader: a payment is its payer's, a payout and a wallet their user's, a refund its
-employer's (admins see all); the ledger totals are for admins and the operator role. What is not
-the reader's is answered 404, as what does not exist.
+employer's (admins see all); the ledger totals and the reconciliation with the gateways
+(`GET /reconciliation/gateways?since=&until=`, ISO 8601 times with their offset, at most
+`SETTLED_MAX_WINDOW` apart; default the last day) are for admins and the operator role. What is
+not the reader's is answered 404, as what does not exist.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.http import (
@@ -23,6 +26,7 @@ from shared.http import (
     Endpoint,
     answers_bad_input,
     path_id,
+    query_text,
     query_texts,
     whole_number,
 )
@@ -30,15 +34,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from payments.adapters.gateways.port import IncomingCallback
+from payments.adapters.gateways.port import SETTLED_MAX_WINDOW, IncomingCallback
 from payments.domain.errors import CallbackRejected
 from payments.domain.gateway import GatewayError
-from payments.service_layer import funding, views
+from payments.service_layer import funding, reconciliation, views
 from payments.service_layer.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
 View = Callable[..., Awaitable[dict[str, Any] | None]]
+#: the window reconciliation with the gateways reads when none is asked for
+DEFAULT_WINDOW = timedelta(days=1)
 
 
 class CallbackTooLarge(BadInput):
@@ -101,6 +107,15 @@ def routes(deps: Dependencies) -> tuple[list[BaseRoute], list[BaseRoute]]:
         deps.readers.of(request).check_operator()
         return JSONResponse(await views.ledger_totals(deps.db))
 
+    @answers_bad_input
+    async def gateways(request: Request) -> Response:
+        deps.readers.of(request).check_operator()
+        until = _moment(request, "until") or deps.clock.now()
+        since = _moment(request, "since") or until - DEFAULT_WINDOW
+        if not timedelta(0) < until - since <= SETTLED_MAX_WINDOW:
+            raise BadInput(f"since must be before until, at most {SETTLED_MAX_WINDOW.days} days")
+        return JSONResponse(await reconciliation.gateway_differences(deps, since, until))
+
     public: list[BaseRoute] = [Route("/callbacks/{gateway}", callback, methods=["GET", "POST"])]
     return [
         Route("/payments/{payment_id}", read(views.payment, "payment_id", "payer_id")),
@@ -108,7 +123,23 @@ def routes(deps: Dependencies) -> tuple[list[BaseRoute], list[BaseRoute]]:
         Route("/payouts/{payout_id}", read(views.payout, "payout_id", "user_id")),
         Route("/refunds/{refund_id}", read(views.refund, "refund_id", "employer_id")),
         Route("/ledger/totals", totals),
+        Route("/reconciliation/gateways", gateways),
     ], public
+
+
+def _moment(request: Request, name: str) -> datetime | None:
+    """The query's ISO 8601 time `name` (None when absent); one without its offset is refused:
+    it would name a different moment on every server."""
+    text = query_text(request, name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadInput(f"{name} must be an ISO 8601 time with its offset (…Z or …+00:00)")
+    return moment
 
 
 async def bounded_body(request: Request, limit: int) -> bytes:

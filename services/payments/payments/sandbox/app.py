@@ -1,7 +1,10 @@
 """The sandbox gateway's HTTP API, payment page and control endpoint (a Starlette app).
 
 Merchant API (header `X-Api-Key: <secret>`): `POST /api/v1/payments`, `POST /api/v1/verify`,
-`POST /api/v1/payouts`, `POST /api/v1/refunds` (both idempotent on their ids).
+`POST /api/v1/payouts`, `POST /api/v1/refunds` (both idempotent on their ids), and
+`GET /api/v1/settled?since=&until=&limit=` (ISO 8601 times: the payments opened in that window
+and paid, oldest first, with `complete` false when the window starts before the sandbox did or
+`limit`, at most 10 000, cut the list).
 Payer: `GET /pay/{token}` shows a page; `POST /pay/{token}` (form, or JSON
 `{"outcome": "paid"|"failed", "amount": …}`) settles it and sends the signed callback.
 Test control: `GET|POST /control`, `POST /control/reset`, `GET /state`.
@@ -15,6 +18,7 @@ import html
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MerchantCall = Callable[[dict[str, Any]], dict[str, Any]]
+SETTLED_LIMIT = 10_000
 
 
 class SandboxGatewayApp:
@@ -95,6 +100,20 @@ class SandboxGatewayApp:
     def refund(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self.state.refund(body)
         return {"status": record.status, "reference": record.reference}
+
+    async def settled(self, request: Request) -> Response:
+        if request.headers.get(API_KEY_HEADER) != self.secret:
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        query = request.query_params
+        try:
+            since = datetime.fromisoformat(query["since"])
+            until = datetime.fromisoformat(query["until"])
+            limit = int(query.get("limit", str(SETTLED_LIMIT)))
+            if since.tzinfo is None or until.tzinfo is None or not 1 <= limit <= SETTLED_LIMIT:
+                raise ValueError("since and until carry a time zone; limit is 1 to 10000")
+        except (KeyError, ValueError) as exc:
+            return JSONResponse({"status": "declined", "reason": repr(exc)}, 400)
+        return JSONResponse(self.state.settled(since, until, limit))
 
     # --- the payer -------------------------------------------------------------------------
 
@@ -182,6 +201,7 @@ class SandboxGatewayApp:
             Route("/api/v1/verify", self.merchant(self.verify), methods=["POST"]),
             Route("/api/v1/payouts", self.merchant(self.payout), methods=["POST"]),
             Route("/api/v1/refunds", self.merchant(self.refund), methods=["POST"]),
+            Route("/api/v1/settled", self.settled, methods=["GET"]),
             Route("/pay/{token}", self.show, methods=["GET"]),
             Route("/pay/{token}", self.pay, methods=["POST"]),
             Route("/control", self.control, methods=["GET", "POST"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from payments.domain.iban import is_valid
@@ -58,6 +59,8 @@ class SandboxPayment:
     paid_amount: int | None = None
     reference: str | None = None
     refunded: int = 0
+    #: when the payment was opened (ISO 8601, UTC): what `settled` windows are over
+    created_at: str = field(default_factory=lambda: _now().isoformat())
 
     def refundable(self, amount: int) -> bool:
         return self.status == "paid" and self.refunded + amount <= (self.paid_amount or 0)
@@ -84,12 +87,18 @@ class TransferRecord:
     reference: str | None = None
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Sandbox:
     payments: dict[str, SandboxPayment] = field(default_factory=dict)
     payouts: dict[str, TransferRecord] = field(default_factory=dict)
     refunds: dict[str, TransferRecord] = field(default_factory=dict)
     behaviour: Behaviour = field(default_factory=Behaviour)
+    #: it remembers nothing from before this: a listing of an earlier window is incomplete
+    started_at: datetime = field(default_factory=_now)
 
     def create_payment(self, body: dict[str, Any]) -> SandboxPayment:
         amount = body.get("amount")
@@ -122,6 +131,31 @@ class Sandbox:
         else:
             payment.status = "failed"
         return payment
+
+    def settled(self, since: datetime, until: datetime, limit: int) -> dict[str, Any]:
+        """The payments opened from `since` to before `until` and paid, oldest first, at most
+        `limit`; complete unless the window starts before this sandbox did or `limit` cut it."""
+        paid = sorted(
+            (
+                p
+                for p in self.payments.values()
+                if p.status == "paid" and since <= datetime.fromisoformat(p.created_at) < until
+            ),
+            key=lambda p: p.created_at,
+        )
+        return {
+            "complete": since >= self.started_at and len(paid) <= limit,
+            "payments": [
+                {
+                    "token": p.token,
+                    "order_id": p.order_id,
+                    "amount": p.paid_amount,
+                    "currency": p.currency,
+                    "created_at": p.created_at,
+                }
+                for p in paid[:limit]
+            ],
+        }
 
     def payout(self, body: dict[str, Any]) -> TransferRecord:
         if not is_valid(str(body.get("iban", ""))):

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import operator
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -131,13 +132,19 @@ class FakeStripe:
     slow_s: float = 1.0
     _saved: dict[tuple[str, str], tuple[str, str, Json, int, bytes]] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1_767_225_600))
+    #: the last `created` given: objects are stamped with the time, one second apart at least,
+    #: so that lists (newest first) have one order
+    _last_created: int = 0
 
     # --- objects ---------------------------------------------------------------------------
 
+    def _tick(self) -> int:
+        self._last_created = max(int(time.time()), self._last_created + 1)
+        return self._last_created
+
     def _new(self, prefix: str, kind: str, account: str | None = None, **fields: Any) -> Json:
         ident = f"{prefix}_test_{next(self._numbers):012d}"
-        obj = {"id": ident, "object": kind, "created": next(self._clock), "livemode": False}
+        obj = {"id": ident, "object": kind, "created": self._tick(), "livemode": False}
         obj.update(fields)
         obj["_account"] = account
         self.objects[ident] = obj
@@ -296,7 +303,7 @@ class FakeStripe:
             "id": f"evt_test_{next(self._numbers):012d}",
             "object": "event",
             "api_version": "2025-01-01",
-            "created": next(self._clock),
+            "created": self._tick(),
             "type": event_type,
             "livemode": False,
             "data": {"object": self._public(self.objects[session_id])},
@@ -327,8 +334,19 @@ class FakeStripe:
         return answer
 
     def _list(self, request: Request, data: list[Json]) -> JSONResponse:
-        limit = int(request.query_params.get("limit", "10"))
+        """A page of a list, as Stripe's pagination says: newest first, at most `limit` (1–100,
+        default 10), after the object `starting_after` names, `has_more` when more follow."""
+        query = request.query_params
+        limit = int(query.get("limit", "10"))
+        if not 1 <= limit <= 100:
+            return _invalid("Limit must be between 1 and 100.", "parameter_invalid_integer")
         newest = sorted(data, key=lambda o: o["created"], reverse=True)
+        after = query.get("starting_after")
+        if after is not None:
+            ids = [o["id"] for o in newest]
+            if after not in self.objects:
+                return _missing("object", after, "starting_after")
+            newest = newest[ids.index(after) + 1 :] if after in ids else []
         return JSONResponse(
             {
                 "object": "list",
@@ -336,6 +354,19 @@ class FakeStripe:
                 "has_more": len(newest) > limit,
                 "data": [self._public(o) for o in newest[:limit]],
             }
+        )
+
+    @staticmethod
+    def _created_within(request: Request, obj: Json) -> bool:
+        """Stripe's `created` filter: `created[gt|gte|lt|lte]`, or `created` alone (equal)."""
+        query, created = request.query_params, obj["created"]
+        bounds = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+        if "created" in query and created != int(query["created"]):
+            return False
+        return all(
+            test(created, int(query[f"created[{name}]"]))
+            for name, test in bounds.items()
+            if f"created[{name}]" in query
         )
 
     async def _dispatch(self, request: Request) -> Response:
@@ -435,6 +466,17 @@ class FakeStripe:
             return _missing("checkout.session", ident)
         expand = [v for k, v in request.query_params.multi_items() if k.startswith("expand")]
         return JSONResponse(self._expanded(session, expand))
+
+    async def list_sessions(self, request: Request, p: Json, account: str | None) -> Response:
+        status = request.query_params.get("status")
+        if status not in (None, "open", "complete", "expired"):
+            return _invalid(f"Invalid status: {status}", "parameter_invalid_string", "status")
+        found = [
+            s
+            for s in self.of("checkout.session", account)
+            if status in (None, s["status"]) and self._created_within(request, s)
+        ]
+        return self._list(request, found)
 
     # refunds
 
@@ -598,6 +640,7 @@ class FakeStripe:
     def _routes(self) -> dict[tuple[str, str], Handler]:
         return {
             ("POST", "/v1/checkout/sessions"): self.create_session,
+            ("GET", "/v1/checkout/sessions"): self.list_sessions,
             ("GET", "/v1/checkout/sessions/{id}"): self.get_session,
             ("POST", "/v1/refunds"): self.create_refund,
             ("GET", "/v1/refunds"): self.list_refunds,

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from datetime import datetime, timedelta
+from typing import Final, Protocol, TypeVar
 
 from payments import metrics
 from payments.domain.gateway import (
     CallbackClaim,
     GatewaySession,
     PaymentRequest,
+    Settlements,
     Transfer,
     Verification,
 )
 
 R = TypeVar("R")
+
+#: the longest window `settled` is asked about
+SETTLED_MAX_WINDOW: Final = timedelta(days=31)
+#: the most payments one `settled` listing holds; a listing stopped there is `truncated`
+SETTLED_MAX_ITEMS: Final = 5_000
+#: how long one gateway's whole `settled` listing may take, every page included (each call is
+#: also bounded by `GATEWAY_TIMEOUT_S`)
+SETTLED_TIMEOUT_S: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,13 @@ class Gateway(Protocol):
     async def unverified(self) -> Sequence[str]:
         """Tokens of sessions the gateway holds as paid and not yet verified (Zarinpal's
         unVerified); empty where the gateway has no such list."""
+        ...
+
+    async def settled(self, since: datetime, until: datetime) -> Settlements:
+        """What the gateway says it took for payments opened from `since` to before `until` (at
+        most `SETTLED_MAX_WINDOW` apart), at most `SETTLED_MAX_ITEMS` of them: complete where
+        the gateway lists everything it took (the sandbox, Stripe), incomplete where it lists
+        only part (Zarinpal's unVerified), empty and complete where it takes no payments."""
         ...
 
     async def payout(self, transfer: Transfer) -> str:
@@ -97,6 +114,9 @@ class Instrumented:
 
     async def unverified(self) -> Sequence[str]:
         return await self._timed("unverified", self.inner.unverified)
+
+    async def settled(self, since: datetime, until: datetime) -> Settlements:
+        return await self._timed("settled", lambda: self.inner.settled(since, until))
 
     async def payout(self, transfer: Transfer) -> str:
         return await self._timed("payout", lambda: self.inner.payout(transfer))

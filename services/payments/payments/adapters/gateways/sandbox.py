@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from payments.adapters.gateways.http import gateway_client, post_json
-from payments.adapters.gateways.port import IncomingCallback
+from payments.adapters.gateways.http import gateway_client, post_json, request_json
+from payments.adapters.gateways.port import SETTLED_MAX_ITEMS, IncomingCallback
 from payments.domain.errors import CallbackRejected, ForgedCallback
 from payments.domain.gateway import (
     CallbackClaim,
@@ -16,6 +18,8 @@ from payments.domain.gateway import (
     GatewaySession,
     GatewayUnavailable,
     PaymentRequest,
+    Settled,
+    Settlements,
     Transfer,
     Verification,
 )
@@ -92,6 +96,32 @@ class SandboxGateway:
 
     async def unverified(self) -> Sequence[str]:
         return []
+
+    async def settled(self, since: datetime, until: datetime) -> Settlements:
+        """`GET /api/v1/settled`: the paid payments opened in the window, one request of at most
+        `SETTLED_MAX_ITEMS` (one more is asked for, to know the listing was cut); complete
+        unless the sandbox started after `since` (it forgets everything when it restarts)."""
+        query = urlencode(
+            {"since": since.isoformat(), "until": until.isoformat(), "limit": SETTLED_MAX_ITEMS + 1}
+        )
+        status, answer = await request_json(
+            self.http,
+            "GET",
+            f"{self.base_url}/api/v1/settled?{query}",
+            headers={API_KEY_HEADER: self.secret},
+        )
+        if status != 200 or not isinstance(answer, dict):
+            raise GatewayUnavailable(f"sandbox settled answered {status}: {answer}")
+        try:
+            items = tuple(
+                Settled(str(p["token"]), int(p["amount"]), str(p["currency"]))
+                for p in answer["payments"]
+            )
+            complete = bool(answer["complete"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayUnavailable(f"unreadable sandbox settled answer: {exc!r}") from exc
+        truncated = len(items) > SETTLED_MAX_ITEMS
+        return Settlements(items[:SETTLED_MAX_ITEMS], complete and not truncated, truncated)
 
     async def payout(self, transfer: Transfer) -> str:
         return await self._transfer(

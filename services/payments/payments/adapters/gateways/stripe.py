@@ -13,6 +13,10 @@ Sources (Stripe's documentation):
   HMAC-SHA256 of `t.payload`, 300 s default tolerance) and https://docs.stripe.com/webhooks —
   deliveries answered with anything but 2xx are retried for up to three days
 - https://docs.stripe.com/expand — `expand[]=payment_intent.latest_charge.balance_transaction`
+- https://docs.stripe.com/api/checkout/sessions/list — `created[gte]`, `created[lt]`, `status`,
+  `limit` (1–100), `starting_after`; https://docs.stripe.com/api/pagination — a list is
+  `{"object": "list", "data": […], "has_more": …}`, newest first, paged on with `starting_after`
+  (the SDK's auto-pagination)
 - https://docs.stripe.com/api/balance_transactions/object — `fee`, in the balance's currency
 - https://docs.stripe.com/api/refunds/create, .../refunds/object, .../refunds/list — refund
   `status`: pending | requires_action | succeeded | failed | canceled
@@ -62,14 +66,16 @@ no payout beside it (the payout was refused at creation) is declined again, neve
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final, NoReturn
 
 import stripe
 
-from payments.adapters.gateways.port import IncomingCallback
+from payments.adapters.gateways.port import SETTLED_MAX_ITEMS, IncomingCallback
 from payments.domain.errors import CallbackMismatch, CallbackRejected, ForgedCallback
 from payments.domain.gateway import (
     CallbackClaim,
@@ -78,6 +84,8 @@ from payments.domain.gateway import (
     GatewaySession,
     GatewayUnavailable,
     PaymentRequest,
+    Settled,
+    Settlements,
     Transfer,
     TransferInProgress,
     UnsupportedByGateway,
@@ -326,6 +334,38 @@ class StripeGateway:
         """Stripe keeps no list of paid-but-unconfirmed sessions: webhooks and inquiries cover
         what Zarinpal's unVerified does."""
         return []
+
+    async def settled(self, since: datetime, until: datetime) -> Settlements:
+        """The Checkout Sessions created in the window (`created[gte]`, `created[lt]`, whole
+        seconds: the window widened to them) that are `complete` and paid, through the SDK's
+        auto-pagination, 100 a page, at most `SETTLED_MAX_ITEMS` sessions (then `truncated`).
+        Complete: Stripe lists every session. A session is listed under its creation time, as
+        the suite's payment is under its own: the one the payer paid long after opening it is
+        in the window it was opened in."""
+        items: dict[str, Settled] = {}
+        seen = 0
+        try:
+            page = await self.client.v1.checkout.sessions.list_async(
+                {
+                    "created": {
+                        "gte": math.floor(since.timestamp()),
+                        "lt": math.ceil(until.timestamp()),
+                    },
+                    "status": "complete",
+                    "limit": _LIST_LIMIT,
+                }
+            )
+            async for session in page.auto_paging_iter():
+                if seen == SETTLED_MAX_ITEMS:
+                    return Settlements(tuple(items.values()), complete=False, truncated=True)
+                seen += 1
+                if session.payment_status != "paid" or not session.currency:
+                    continue
+                amount = session.amount_total or 0
+                items[session.id] = Settled(session.id, amount, session.currency.upper())
+        except stripe.StripeError as exc:
+            raise GatewayUnavailable(_detail(exc, "list of checkout sessions")) from exc
+        return Settlements(tuple(items.values()), complete=True)
 
     # --- refunds -------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import httpx
@@ -78,6 +79,7 @@ from payments.domain.gateway import (
     GatewaySession,
     GatewayUnavailable,
     PaymentRequest,
+    Settlements,
     Transfer,
     TransferInProgress,
     UnsupportedByGateway,
@@ -282,6 +284,10 @@ class VandarGateway:
 
     async def unverified(self) -> Sequence[str]:
         return []
+
+    async def settled(self, since: datetime, until: datetime) -> Settlements:
+        """Vandar takes no payments here: nothing, completely (no call is made)."""
+        return Settlements((), complete=True)
 
     async def refund(self, transfer: Transfer) -> str:
         raise UnsupportedByGateway("the vandar adapter sends payouts only")
