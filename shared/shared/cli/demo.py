@@ -7,31 +7,45 @@ asks for arbitration and an arbiter splits the money. Then the books are reconci
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
-import subprocess
 import sys
 import time
 import uuid
 from typing import Any
 
+import click
+
 SARA, REZA, ARBITER, ADMIN = "sara", "reza", "arbiter-maryam", "admin-ali"
 SHEBA = "IR820540102680020817909002"
 
 
-def escrowctl(*args: str) -> Any:
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ,
-    )
-    if done.returncode != 0:
-        sys.exit(f"\n  escrowctl {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+def run(*args: str) -> tuple[int, str]:
+    """Run one `escrowctl` command in this process (as the shell would run it, without a new
+    interpreter and its imports per step): its exit code and what it printed."""
+    from shared.cli.main import app  # the whole CLI with the services' commands plugged in
+
+    printed = io.StringIO()
     try:
-        return json.loads(done.stdout)
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            code = app(list(args), standalone_mode=False)
+    except SystemExit as exited:
+        code = exited.code
+    except click.ClickException as refused:
+        return 2, refused.format_message()
+    return (code if isinstance(code, int) else 0 if code is None else 1), printed.getvalue()
+
+
+def escrowctl(*args: str) -> Any:
+    """What one `escrowctl` command printed, parsed if JSON; the demo stops if it failed."""
+    code, printed = run(*args)
+    if code:
+        sys.exit(f"\n  escrowctl {' '.join(args)} failed:\n{printed}")
+    try:
+        return json.loads(printed)
     except json.JSONDecodeError:
-        return done.stdout
+        return printed
 
 
 def step(text: str, *args: str) -> Any:
@@ -203,15 +217,15 @@ def balances() -> None:
         wallet = escrowctl("wallet", user)
         print(f"  {user:<6} wallet: {int(wallet['balances'].get('IRR', 0)):>14,} rials")
     print("\n— escrowctl reconcile —", flush=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "reconcile"],
-        capture_output=True,
-        text=True,
-        env=os.environ,
-    )
-    print(done.stdout, flush=True)
+    # the last messages (the employer's refund) may still be on their way: the books are read
+    # again until they close, for a minute at most
+    deadline = time.monotonic() + 60
+    while (books := run("reconcile"))[0] and time.monotonic() < deadline:
+        time.sleep(1)
+    code, printed = books
+    print(printed, flush=True)
     print("Emails the parties received are in var/logs/mail.log.")
-    if done.returncode:
+    if code:
         sys.exit("the books do not reconcile")
 
 
@@ -220,7 +234,6 @@ def main() -> None:
     good_job(run)
     disputed_job(run)
     wait_for_wallet(REZA, 4_500_000)  # the verdict's share, net of the fee
-    time.sleep(2)  # let the employer's refund land too before the books are read
     balances()
 
 
