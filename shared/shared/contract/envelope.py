@@ -122,10 +122,36 @@ def read(raw: bytes | None) -> tuple[CloudEvent, dict[str, Any]]:
     unstorable = _unstorable(document)
     if unstorable is not None:
         raise EnvelopeError("not_cloudevent", unstorable)
+    unreadable = _not_cloudevent_1_0(document)
+    if unreadable is not None:
+        raise EnvelopeError("not_cloudevent", unreadable)
     try:
         return CloudEvent.model_validate(document), document
     except ValidationError as exc:
         raise EnvelopeError("not_cloudevent", _brief(exc)) from exc
+
+
+def _not_cloudevent_1_0(document: dict[str, Any]) -> str | None:
+    """Why a JSON object is not a CloudEvent 1.0, if it is not: its `specversion` must say
+    "1.0" (required; no default is assumed), and every attribute name must be lower-case ASCII
+    letters and digits (a MUST of the specification), at most 20 of them (its SHOULD, taken as
+    the suite's bound)."""
+    version = document.get("specversion")
+    if version != SPEC_VERSION:
+        found = "missing" if version is None else shorten(repr(version), 40)
+        return f'specversion must be "{SPEC_VERSION}" (CloudEvents 1.0), not {found}'
+    for name in document:
+        if not _ATTRIBUTE_NAME.fullmatch(name):
+            return (
+                f"attribute name {shorten(repr(name), 60)} is not 1 to 20 lower-case "
+                "letters and digits"
+            )
+    return None
+
+
+#: the CloudEvents version the suite reads and writes
+SPEC_VERSION = "1.0"
+_ATTRIBUTE_NAME = re.compile("[a-z0-9]{1,20}")
 
 
 def _unstorable(document: dict[str, Any]) -> str | None:

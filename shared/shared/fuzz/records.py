@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,11 +135,16 @@ class Generator:
         kind = r.choice(sorted(kinds))
         return kind, json.dumps(kinds[kind]()).encode()
 
+    def _attribute_name(self, length: int) -> str:
+        """A valid extension attribute name's tail: lower-case letters and digits."""
+        alphabet = string.ascii_lowercase + string.digits
+        return "".join(self.rng.choice(alphabet) for _ in range(length))
+
     def _d(self, topic: str, huge: int) -> tuple[str, bytes]:
         r = self.rng
         event = self._envelope(topic, self._data(topic))
         if huge:
-            field = r.choice(["id", "source", "subject", "actortoken", "x_extension", "type"])
+            field = r.choice(["id", "source", "subject", "actortoken", "xextension", "type"])
             event[field] = self.values.huge_text(huge)
             return f"huge_{field}", json.dumps(event).encode()
         required = ["specversion", "id", "source", "type", "time", "data"]
@@ -160,7 +166,10 @@ class Generator:
             "nul_in_data": lambda: self._poke_data(event, "\x00"),
             "surrogate_in_data": lambda: self._poke_data(event, "\udc80"),
             "unknown_extensions": lambda: event.update(
-                {f"x{self.values.text(6)}": self.values.any_json() for _ in range(5)}
+                {f"x{self._attribute_name(6)}": self.values.any_json() for _ in range(5)}
+            ),
+            "invalid_attribute_name": lambda: event.update(
+                {r.choice(["X-Trace", "trace_id", "é", "", "a" * 21]): self.values.any_json()}
             ),
             "deep_extension": lambda: event.update(
                 xdeep=self.values.nested(r.randrange(50, DECODABLE_DEPTH))
