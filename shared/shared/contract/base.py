@@ -58,6 +58,13 @@ class Command(Message):
 
     actor: Actor
 
+    @classmethod
+    def aggregate_field(cls) -> str | None:
+        """The field naming the aggregate the command acts on, which its `CommandResult`'s
+        `aggregate_id` carries, accepted or rejected: its first `*_id` field (`escrow_id` of
+        CreateEscrow, `dispute_id` of OpenDispute, `payment_id` of StartPayment)."""
+        return next((name for name in cls.model_fields if name.endswith("_id")), None)
+
 
 class Event(Message):
     model_config = ConfigDict(extra="ignore")

@@ -499,6 +499,7 @@ class Runtime:
             status="rejected",
             reason_code=str(reason)[:64],
             message=shorten(message, MAX_REFUSAL_TEXT),
+            aggregate_id=_named_aggregate(event),
         )
 
     def _answer(self, result: CommandResult, cause: CloudEvent) -> tuple[CommandResult, Outgoing]:
@@ -594,6 +595,24 @@ class GroupRun:
             and message_id not in self.released
         ):
             self.released.append(message_id)
+
+
+#: the longest aggregate id a result carries (an `Identifier`'s bound): a longer one is not
+#: echoed back
+MAX_AGGREGATE_ID = 128
+
+
+def _named_aggregate(event: CloudEvent) -> str | None:
+    """The aggregate a command names in its data (even one refused as malformed), if it names
+    one a result may carry: a non-blank string within `MAX_AGGREGATE_ID`."""
+    found = registry.spec(event.type)
+    if found is None or not issubclass(found.model, Command):
+        return None
+    field = found.model.aggregate_field()
+    value = event.data.get(field) if field else None
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_AGGREGATE_ID:
+        return value.strip()
+    return None
 
 
 def _reason_of(exc: ValidationError) -> ReasonCode:
