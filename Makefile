@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test bench fuzz lint format typecheck schemas asyncapi demo clean image k8s-validate
+.PHONY: install run test bench fuzz chaos lint format typecheck schemas asyncapi demo clean image k8s-validate
 IMAGE ?= escrow-suite
 IMAGE_TAG ?= 0.1.0
 
@@ -44,6 +44,13 @@ bench: install
 ## one table, var/fuzz/fuzz.json, exit 1 on a failed check. Not in `make test` (its smoke is).
 fuzz: install
 	$(PY) -m shared.fuzz $(FUZZ_ARGS)
+
+## Chaos on the suite as shipped, on its own ports in var/chaos: 1,000 mixed lifecycles while
+## services are killed, the broker paused, PostgreSQL stopped hard, records duplicated; then every
+## lifecycle as planned and the books exact; one table, var/chaos/chaos.json, exit 1 on a failed
+## check. Not in `make test` (its smoke is).
+chaos: install
+	$(PY) -m shared.chaos $(CHAOS_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

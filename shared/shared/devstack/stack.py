@@ -144,6 +144,14 @@ class SuiteStack:
     def crashed(self) -> list[str]:
         return [n for n, p in self.services.items() if p.poll() is not None]
 
+    def restart(self, process: str) -> None:
+        """Start a service process that exited again: same environment, same ports."""
+        if self.services[process].poll() is None:
+            raise RuntimeError(f"{process} is still running")
+        name = process if process in SERVICES else process.rsplit("-", 1)[0]
+        _, public_key = ensure_dev_keypair(self.keys_dir)
+        self._start_service(name, process, public_key)
+
     # --- steps -----------------------------------------------------------------------------
 
     def _start_databases(self) -> None:

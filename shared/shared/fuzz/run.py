@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.bench.closed_loop import answer_of, open_contract
 from shared.bench.driver import HEADERS, Driver
+from shared.bench.harness import SuiteFailed
 from shared.bench.lifecycle import LifecycleFailed
 from shared.bench.resources import MB, Resources
 from shared.bench.suite import Suite
@@ -52,10 +53,6 @@ class SturdyDriver(Driver):
             super()._dispatch(topic, value, at)
         except Exception:
             self.counts["dropped"] += 1
-
-
-class SuiteFailed(RuntimeError):
-    """The suite could not be brought to a state to fuzz (it did not warm up or catch up)."""
 
 
 @dataclass
