@@ -17,6 +17,7 @@ import contextlib
 import html
 import json
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -126,7 +127,7 @@ class SandboxGatewayApp:
     async def pay(self, request: Request) -> Response:
         token = request.path_params["token"]
         wants_json = "json" in request.headers.get("content-type", "")
-        form: Any = await (request.json() if wants_json else request.form())
+        form: Any = await (request.json() if wants_json else _posted_form(request))
         if token not in self.state.payments:
             return JSONResponse({"error": "unknown token"}, status_code=404)
         amount = form.get("amount")
@@ -233,3 +234,22 @@ def _page(payment: SandboxPayment) -> str:
 <form method="post"><input type="hidden" name="outcome" value="failed">
 <button type="submit">Fail the payment</button></form>
 </body></html>"""
+
+
+#: the largest payment-page form the sandbox reads (its two buttons post a few bytes)
+MAX_FORM_BYTES = 4096
+
+
+async def _posted_form(request: Request) -> dict[str, str]:
+    """The payment page's form as a browser posts it (`application/x-www-form-urlencoded`),
+    read with the standard library: Starlette's `request.form()` needs python-multipart, which
+    the service does not ship, and answered 500 to the page's buttons."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    try:
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than the page has
+        return {}
+    return dict(pairs)
+
