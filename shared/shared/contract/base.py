@@ -21,6 +21,9 @@ Share = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
+#: What a party writes in a dispute: some text, not only blanks (the schema says so, as the
+#: service requires).
+Statement = Annotated[str, StringConstraints(min_length=1, max_length=10_000, pattern=r"\S")]
 
 
 class Role(StrEnum):

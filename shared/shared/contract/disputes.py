@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from shared.contract.base import Command, Event, Identifier, Share, Text
+from shared.contract.base import Command, Event, Identifier, Share, Statement, Text
 
 CONTEXT = "disputes"
 
@@ -52,7 +52,8 @@ class OpenDispute(_DisputeCommand):
 
     escrow_id: Identifier
     reason: DisputeReason
-    statement: Text = ""
+    #: what the opener says happened: required, not blank (DESIGN.md §5)
+    statement: Statement
 
     def kafka_key(self) -> str:
         return self.escrow_id
@@ -61,7 +62,7 @@ class OpenDispute(_DisputeCommand):
 class SubmitStatement(_DisputeCommand):
     TYPE: ClassVar[str] = "disputes.SubmitStatement.v1"
 
-    text: Text
+    text: Statement
     evidence: list[Evidence] = []
 
 

@@ -166,6 +166,7 @@ class Probes:
             dispute_id=f"{self.tag}-probe-dispute-{i}",
             escrow_id=f"{self.tag}-probe-no-such-escrow-{i}",
             reason=disputes.DisputeReason.OTHER,
+            statement="A probe of the disputes service.",
         )
 
 
