@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -66,12 +67,33 @@ class CloudEvent(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
+class Cause(Protocol):
+    """What a message follows from: its id is the next message's `causationid`, and its
+    correlation (else its id) the next message's `correlationid`."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def correlationid(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The message an aggregate's later events follow from, as the aggregate's row keeps it: a
+    payment's callback-caused PaymentReceived follows from its StartPayment, a payout's
+    PayoutCompleted from its RequestPayout, though neither is sent while handling it."""
+
+    id: str
+    correlationid: str | None
+
+
 def new_event(
     message: Message,
     *,
     source: str,
     type_: str | None = None,
-    cause: CloudEvent | None = None,
+    cause: Cause | None = None,
     actortoken: str | None = None,
     event_id: str | None = None,
     now: datetime | None = None,

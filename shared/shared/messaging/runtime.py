@@ -33,6 +33,7 @@ from shared.contract import registry
 from shared.contract.base import Actor, Command, Event, Message
 from shared.contract.envelope import (
     MAX_REFUSAL_TEXT,
+    Cause,
     CloudEvent,
     EnvelopeError,
     describe,
@@ -65,7 +66,7 @@ CommandHandler = Callable[[Any, "HandlerContext"], Awaitable[str | None]]
 
 
 def outgoing(
-    message: Message, *, signer: Signer, cause: CloudEvent | None = None, type_: str | None = None
+    message: Message, *, signer: Signer, cause: Cause | None = None, type_: str | None = None
 ) -> Outgoing:
     """`message` signed by its producer, whose name is its `source`."""
     event = new_event(message, source=signer.producer, cause=cause, type_=type_, signer=signer)

@@ -25,6 +25,14 @@ def _timestamps() -> list[sa.Column[object]]:
     ]
 
 
+def _followed_columns() -> list[sa.Column[object]]:
+    """The message a row's later events follow from (`shared.contract.envelope.Followed`)."""
+    return [
+        sa.Column("caused_by", sa.String(128), nullable=True),
+        sa.Column("correlation_id", sa.String(128), nullable=True),
+    ]
+
+
 payments = sa.Table(
     "payments",
     metadata,
@@ -44,6 +52,7 @@ payments = sa.Table(
     sa.Column("failure_reason", sa.Text, nullable=True),
     sa.Column("fee", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("next_inquiry_at", sa.DateTime(timezone=True), nullable=True),
+    *_followed_columns(),
     *_timestamps(),
     sa.CheckConstraint("amount > 0", name="positive_amount"),
     sa.CheckConstraint("fee >= 0 AND fee <= amount", name="fee_within_amount"),
@@ -106,6 +115,7 @@ def _transfer_columns() -> list[sa.Column[object]]:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Column("reference", sa.String(255), nullable=True),
+        *_followed_columns(),
         *_timestamps(),
     ]
 

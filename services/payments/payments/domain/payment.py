@@ -59,6 +59,10 @@ class Payment:
     fee: int = 0
     #: when the gateway is next asked about a payment whose callback has not come
     next_inquiry_at: datetime | None = None
+    #: the StartPayment it follows from (its CloudEvents id and correlation), which the events
+    #: sent later (on the gateway's callback, an inquiry) carry as their causation and correlation
+    caused_by: str | None = None
+    correlation_id: str | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod

@@ -36,6 +36,10 @@ class OutgoingTransfer:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     reference: str | None = None
+    #: the message it follows from (RequestPayout; the escrow event a refund answers), which
+    #: its completed or failed event carries as causation and correlation
+    caused_by: str | None = None
+    correlation_id: str | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @property

@@ -252,4 +252,3 @@ async def _posted_form(request: Request) -> dict[str, str]:
     except ValueError:  # more fields than the page has
         return {}
     return dict(pairs)
-

@@ -21,6 +21,7 @@ from payments.domain.errors import (
 from payments.domain.gateway import GatewayError, PaymentRequest, UnsupportedByGateway
 from payments.domain.money import check_currency
 from payments.domain.payment import Payment, PaymentStatus
+from payments.service_layer.causation import follow, followed
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
 
@@ -51,6 +52,7 @@ async def start_payment(command: StartPayment, ctx: HandlerContext, deps: Depend
     except GatewayError as exc:
         raise GatewayRefused(str(exc)) from exc
     payment.opened(session, inquire_at=ctx.clock.now() + deps.settings.payment_inquiry_after)
+    follow(payment, ctx.cause)
     await repo.add_payment(payment)
     for event in payment.events:
         ctx.emit(event)
@@ -84,7 +86,10 @@ async def record_callback(
             await post(repo, transaction, deps.clock.now())
         if locked.events:
             await repo.save_payment(locked)
-            await stage(session, [outgoing(e, signer=deps.signer) for e in locked.events])
+            cause = followed(locked)
+            await stage(
+                session, [outgoing(e, signer=deps.signer, cause=cause) for e in locked.events]
+            )
     if locked.events:
         deps.nudge()
         metrics.count("payment", locked.status.value, locked.currency, locked.amount)

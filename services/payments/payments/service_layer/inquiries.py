@@ -28,6 +28,7 @@ from payments.adapters.repository import Repository
 from payments.domain.errors import CallbackRejected
 from payments.domain.gateway import GatewayError
 from payments.domain.payment import Payment
+from payments.service_layer.causation import followed
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
 
@@ -105,7 +106,11 @@ class InquiryWorker:
             for transaction in transactions:
                 await post(repo, transaction, now)
             await repo.save_payment(locked)
-            await stage(session, [outgoing(e, signer=self.deps.signer) for e in locked.events])
+            cause = followed(locked)
+            await stage(
+                session,
+                [outgoing(e, signer=self.deps.signer, cause=cause) for e in locked.events],
+            )
         if locked.events:
             self.deps.nudge()
             metrics.count("payment", locked.status.value, locked.currency, locked.amount)

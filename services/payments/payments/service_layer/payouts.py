@@ -12,6 +12,7 @@ from payments.domain import ledger
 from payments.domain.errors import AlreadyExists, UnsupportedCurrency
 from payments.domain.money import check_currency
 from payments.domain.payout import Payout
+from payments.service_layer.causation import follow
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
 
@@ -32,6 +33,7 @@ async def request_payout(command: RequestPayout, ctx: HandlerContext, deps: Depe
         gateway=gateway.name,
     )
     payout.next_attempt_at = ctx.clock.now()
+    follow(payout, ctx.cause)
     await post(repo, reservation, ctx.clock.now())
     await repo.add_payout(payout)
     ctx.after_commit(deps.payouts_due.ring)

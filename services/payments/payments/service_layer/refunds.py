@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.contract.base import Role
+from shared.contract.envelope import Cause
 from shared.contract.escrow import EscrowRefunded, FundingRejected
 from shared.contract.payments import RetryRefund
 from shared.messaging.runtime import HandlerContext
@@ -16,6 +17,7 @@ from payments.domain import escrow_money
 from payments.domain.errors import Forbidden, LedgerInconsistency, NotFound
 from payments.domain.payment import Payment, PaymentStatus
 from payments.domain.refund import Refund, RefundCause
+from payments.service_layer.causation import follow
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
 
@@ -39,6 +41,7 @@ async def open_refund(
     amount: int,
     cause: RefundCause,
     now: datetime,
+    following: Cause | None,
 ) -> Refund:
     """Queue a refund for the money `key` put in flight; never more than was paid."""
     refunded = await repo.refunded_total(payment.payment_id)
@@ -61,6 +64,7 @@ async def open_refund(
         payment_reference=payment.reference,
         next_attempt_at=now,
     )
+    follow(refund, following)
     await repo.add_refund(refund)
     return refund
 
@@ -74,12 +78,15 @@ async def refund_from_escrow(
     amount: int,
     cause: RefundCause,
     now: datetime,
+    following: Cause | None,
 ) -> None:
     """Take `amount` out of the escrow's holding and start refunding it to the payer, once:
     the posting's key makes a redelivered event a no-op."""
     transaction = escrow_money.refund_reserved(key, escrow_id, payment.currency, amount)
     if await post(repo, transaction, now):
-        await open_refund(repo, payment, key=key, amount=amount, cause=cause, now=now)
+        await open_refund(
+            repo, payment, key=key, amount=amount, cause=cause, now=now, following=following
+        )
 
 
 async def escrow_refunded(event: EscrowRefunded, ctx: HandlerContext, deps: Dependencies) -> None:
@@ -94,6 +101,7 @@ async def escrow_refunded(event: EscrowRefunded, ctx: HandlerContext, deps: Depe
         amount=event.amount,
         cause="escrow_refunded",
         now=ctx.clock.now(),
+        following=ctx.cause,
     )
 
 
@@ -110,6 +118,7 @@ async def funding_rejected(event: FundingRejected, ctx: HandlerContext, deps: De
         amount=payment.amount,
         cause="funding_rejected",
         now=ctx.clock.now(),
+        following=ctx.cause,
     )
 
 

@@ -35,6 +35,7 @@ from payments.domain.payout import Payout
 from payments.domain.refund import Refund
 from payments.domain.retry import RetrySchedule
 from payments.domain.transfer import OutgoingTransfer, TransferStatus
+from payments.service_layer.causation import followed
 from payments.service_layer.dependencies import Dependencies
 from payments.service_layer.posting import post
 
@@ -191,7 +192,11 @@ class TransferWorker(Generic[T]):
             if transaction is not None:
                 await post(repo, transaction, now)
             await repo.save_transfer(current)
-            await stage(session, [outgoing(e, signer=self.deps.signer) for e in current.events])
+            cause = followed(current)
+            await stage(
+                session,
+                [outgoing(e, signer=self.deps.signer, cause=cause) for e in current.events],
+            )
         return current
 
 

@@ -50,4 +50,5 @@ async def escrow_settled(event: EscrowSettled, ctx: HandlerContext, deps: Depend
         amount=event.employer_amount,
         cause="escrow_settled",
         now=ctx.clock.now(),
+        following=ctx.cause,
     )
