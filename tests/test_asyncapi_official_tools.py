@@ -43,7 +43,16 @@ def _installed() -> None:
         if INSTALLED.exists() and INSTALLED.stat().st_mtime >= wanted:
             return
         done = subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            # --prefer-offline: what npm's cache holds at the locked integrity is not asked again
+            [
+                npm,
+                "ci",
+                "--ignore-scripts",
+                "--prefer-offline",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ],
             cwd=TOOLS,
             capture_output=True,
             text=True,
