@@ -19,14 +19,6 @@ SLOWEST_FIRST = (
     "tests/test_suite_launch.py",
     "tests/e2e/test_e2e_live_psps.py",
     "tests/test_asyncapi_official_tools.py",
-    # the next tier, from the slowest tests of a fresh-clone run
-    "services/payments/tests/test_payments_funding_payer.py",
-    "services/disputes/tests/integration/test_disputes_service.py",
-    "shared/tests/test_replicas.py",
-    "services/payments/tests/test_payments_inquiries.py",
-    "services/disputes/tests/integration/test_disputes_reads_authorized.py",
-    "services/disputes/tests/integration/test_disputes_sealed_at_rest.py",
-    "services/payments/tests/test_payments_reads_authorized.py",
 )
 
 
