@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from shared.db import Database, migrate
@@ -68,3 +69,16 @@ async def running(service: Service) -> AsyncIterator[Service]:
         yield service
     finally:
         await app.stop()
+
+
+async def lock_waits(db: Database) -> int:
+    """Sessions of `db`'s database waiting for a lock another one holds (how a test sees that a
+    transaction it started is blocked, without a timer)."""
+    async with db.transaction() as session:
+        waiting = await session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.datname = current_database()"
+            )
+        )
+    return int(waiting or 0)

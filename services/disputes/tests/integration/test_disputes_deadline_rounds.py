@@ -5,7 +5,7 @@ rest."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ from shared.contract.base import Actor as WireActor
 from shared.contract.base import Role
 from shared.loops import Alarm
 from shared.service import Service
-from shared.testing.harness import schema_drift
+from shared.testing.fixtures import eventually
+from shared.testing.harness import lock_waits, schema_drift
 from shared.timers import TimerRetry
 
 CONTRACTOR = WireActor(user_id="u-con", role=Role.CONTRACTOR)
@@ -74,24 +75,6 @@ async def reminder(service: Service, dispute_id: str) -> Any:
         return rows.one_or_none()
 
 
-async def lock_waits(service: Service) -> int:
-    """Sessions of this test's database waiting for a lock another one holds."""
-    async with service.db.transaction() as session:
-        waiting: int = await session.scalar(
-            sa.text(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE NOT l.granted AND a.datname = current_database()"
-            )
-        )
-    return waiting
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(PATIENCE):
-        while not await check():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_deadline_and_a_command_lock_the_dispute_first_so_they_never_deadlock(
     service, clock, monkeypatch
 ):
@@ -124,9 +107,9 @@ async def test_a_deadline_and_a_command_lock_the_dispute_first_so_they_never_dea
     command = asyncio.create_task(answered())
 
     async def command_done_or_blocked() -> bool:
-        return command.done() or await lock_waits(service) > 0
+        return command.done() or await lock_waits(service.db) > 0
 
-    await until(command_done_or_blocked)
+    await eventually(command_done_or_blocked, timeout=PATIENCE)
     go.set()
     async with asyncio.timeout(PATIENCE):
         outcomes = await asyncio.gather(round_task, command, return_exceptions=True)

@@ -22,7 +22,8 @@ from shared.contract import escrow as wire
 from shared.contract.base import Actor, Role
 from shared.loops import Alarm
 from shared.service import Service
-from shared.testing.harness import migrated, schema_drift
+from shared.testing.fixtures import eventually
+from shared.testing.harness import lock_waits, migrated, schema_drift
 from shared.timers import TimerRetry
 
 EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
@@ -91,24 +92,6 @@ async def timer_row(service: Service, escrow_id: str) -> Any:
         return rows.one()
 
 
-async def lock_waits(service: Service) -> int:
-    """Sessions of this test's database waiting for a lock another one holds."""
-    async with service.db.transaction() as session:
-        waiting: int = await session.scalar(
-            sa.text(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE NOT l.granted AND a.datname = current_database()"
-            )
-        )
-    return waiting
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(PATIENCE):
-        while not await check():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_timer_and_a_command_lock_the_escrow_first_so_they_never_deadlock(
     service, clock, monkeypatch
 ):
@@ -136,9 +119,9 @@ async def test_a_timer_and_a_command_lock_the_escrow_first_so_they_never_deadloc
     command = asyncio.create_task(handle(service, commands.change, cancel))
 
     async def command_done_or_blocked() -> bool:
-        return command.done() or await lock_waits(service) > 0
+        return command.done() or await lock_waits(service.db) > 0
 
-    await until(command_done_or_blocked)
+    await eventually(command_done_or_blocked, timeout=PATIENCE)
     go.set()
     async with asyncio.timeout(PATIENCE):
         outcomes = await asyncio.gather(round_task, command, return_exceptions=True)
