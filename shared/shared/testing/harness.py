@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -82,3 +82,29 @@ async def lock_waits(db: Database) -> int:
             )
         )
     return int(waiting or 0)
+
+
+async def held_at_load(
+    monkeypatch: Any,
+    repository: type,
+    start: Callable[[], Coroutine[Any, Any, Any]],
+    patience: float,
+) -> tuple[asyncio.Task[Any], asyncio.Event]:
+    """Start `start()` as a task and hold it where it first loads an aggregate through
+    `repository.get` (before it takes the row's lock) until the returned event is set: how a
+    test puts a command between a background round's claim and its lock."""
+    go, loaded = asyncio.Event(), asyncio.Event()
+    real_get = repository.get  # type: ignore[attr-defined]
+    task: asyncio.Task[Any] | None = None
+
+    async def get(self: Any, key: str, *, lock: bool = True) -> Any:
+        if asyncio.current_task() is task and not go.is_set():
+            loaded.set()
+            await go.wait()
+        return await real_get(self, key, lock=lock)
+
+    monkeypatch.setattr(repository, "get", get)
+    task = asyncio.create_task(start())
+    async with asyncio.timeout(patience):
+        await loaded.wait()
+    return task, go

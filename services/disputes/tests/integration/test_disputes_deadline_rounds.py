@@ -25,7 +25,7 @@ from shared.contract.base import Role
 from shared.loops import Alarm
 from shared.service import Service
 from shared.testing.fixtures import eventually
-from shared.testing.harness import lock_waits, schema_drift
+from shared.testing.harness import held_at_load, lock_waits, schema_drift
 from shared.timers import TimerRetry
 
 CONTRACTOR = WireActor(user_id="u-con", role=Role.CONTRACTOR)
@@ -84,20 +84,12 @@ async def test_a_deadline_and_a_command_lock_the_dispute_first_so_they_never_dea
     the other (40P01); in one order, the command goes first and the reminder finds itself gone."""
     await negotiating(service, "d-1", "e-1")
     clock.advance(timedelta(hours=23, minutes=30))  # the respondent's reminder is due
-    loaded, go = asyncio.Event(), asyncio.Event()
-    real_get = DisputeRepository.get
-    round_task: asyncio.Task[Any] | None = None
-
-    async def get(self: DisputeRepository, dispute_id: str, *, lock: bool = True) -> Any:
-        if asyncio.current_task() is round_task and not go.is_set():
-            loaded.set()
-            await go.wait()
-        return await real_get(self, dispute_id, lock=lock)
-
-    monkeypatch.setattr(DisputeRepository, "get", get)
-    round_task = asyncio.create_task(deadlines_round(service.runtime, policy(service), Alarm()))
-    async with asyncio.timeout(PATIENCE):
-        await loaded.wait()
+    round_task, go = await held_at_load(
+        monkeypatch,
+        DisputeRepository,
+        lambda: deadlines_round(service.runtime, policy(service), Alarm()),
+        PATIENCE,
+    )
     answer = wire.SubmitStatement(actor=CONTRACTOR, dispute_id="d-1", text="it was delivered")
 
     async def answered() -> Any:

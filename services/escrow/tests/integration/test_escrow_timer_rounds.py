@@ -23,7 +23,7 @@ from shared.contract.base import Actor, Role
 from shared.loops import Alarm
 from shared.service import Service
 from shared.testing.fixtures import eventually
-from shared.testing.harness import lock_waits, migrated, schema_drift
+from shared.testing.harness import held_at_load, lock_waits, migrated, schema_drift
 from shared.timers import TimerRetry
 
 EMPLOYER = Actor(user_id="emp-1", role=Role.EMPLOYER)
@@ -101,20 +101,12 @@ async def test_a_timer_and_a_command_lock_the_escrow_first_so_they_never_deadloc
     for the other (40P01); in one order, the command goes first and the timer finds itself gone."""
     await unpaid(service, "e-1")
     clock.advance(timedelta(hours=2))  # the payment deadline has passed
-    loaded, go = asyncio.Event(), asyncio.Event()
-    real_get = EscrowRepository.get
-    round_task: asyncio.Task[Any] | None = None
-
-    async def get(self: EscrowRepository, escrow_id: str, *, lock: bool = True) -> Any:
-        if asyncio.current_task() is round_task and not go.is_set():
-            loaded.set()
-            await go.wait()
-        return await real_get(self, escrow_id, lock=lock)
-
-    monkeypatch.setattr(EscrowRepository, "get", get)
-    round_task = asyncio.create_task(timers_round(service.runtime, rules_of(service), Alarm()))
-    async with asyncio.timeout(PATIENCE):
-        await loaded.wait()
+    round_task, go = await held_at_load(
+        monkeypatch,
+        EscrowRepository,
+        lambda: timers_round(service.runtime, rules_of(service), Alarm()),
+        PATIENCE,
+    )
     cancel = wire.CancelEscrow(actor=EMPLOYER, escrow_id="e-1", reason="changed my mind")
     command = asyncio.create_task(handle(service, commands.change, cancel))
 
