@@ -36,6 +36,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+async def _cancelled_on_sigterm(run: Coroutine[Any, Any, R]) -> R:
+    """`run`, cancelled by SIGTERM (so every client it opened is closed on the way out)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run
+
+
 def run_on_the_suite(
     tool: str,
     var_dir: Path,
@@ -66,7 +74,7 @@ def run_on_the_suite(
     try:
         say(f"starting the suite in {var_dir}")
         stack = start(var_dir, replicas, lambda line: say(f"suite  {line}"))
-        run: R = asyncio.run(play(describe(stack), say))
+        run: R = asyncio.run(_cancelled_on_sigterm(play(describe(stack), say)))
         checks = judge(run)
         (var_dir / f"{tool}.json").write_text(json.dumps(as_json(run, checks), indent=2) + "\n")
         print(render(run, checks), flush=True)

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -84,10 +83,8 @@ class Run:
 
 
 async def chaos(suite: Suite, options: Options, say: Say) -> Run:
-    """Run against the started suite; SIGTERM cancels it (every client is closed on the way)."""
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    """Run against the started suite (`run_on_the_suite` cancels it on SIGTERM; every client
+    is closed on the way)."""
     return await Chaos(suite, options, say).run()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -88,10 +87,8 @@ class Run:
 
 
 async def fuzz(suite: Suite, options: Options, say: Say) -> Run:
-    """Run against the started suite; SIGTERM cancels it (every client is closed on the way)."""
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    """Run against the started suite (`run_on_the_suite` cancels it on SIGTERM; every client
+    is closed on the way)."""
     return await Fuzz(suite, options, say).run()
 
 
