@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -182,12 +182,22 @@ class SuiteClient:
         await self.publish(command.TOPIC, event.encode(), key=command.kafka_key())
         return event
 
-    async def publish(self, topic: str, value: bytes, *, key: str | None = None) -> None:
+    async def publish(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """One record as is; a `None` value is a tombstone (`shared.contract.tombstone`)."""
+        sent = [] if value is None else [("content-type", CONTENT_TYPE.encode())]
+        sent += [(name, text.encode()) for name, text in (headers or {}).items()]
         await self.producer.send_and_wait(
             on_wire(topic, self.prefix),
             value,
             key=(key or str(uuid.uuid4())).encode(),
-            headers=[("content-type", CONTENT_TYPE.encode())],
+            headers=sent,
         )
 
     async def execute(self, command: Command, *, timeout: float = 20.0, **kw: Any) -> CommandResult:

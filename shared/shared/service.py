@@ -154,7 +154,14 @@ class Service:
             records = raw if isinstance(raw, tuple) else (raw,)
             await runtime.receive_batch(
                 [
-                    Record(off_wire(r.topic, prefix), r.partition, r.offset, r.key, r.value)
+                    Record(
+                        off_wire(r.topic, prefix),
+                        r.partition,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        tuple(r.headers) if r.value is None else (),
+                    )
                     for r in records
                 ]
             )
@@ -278,9 +285,10 @@ async def _tolerant_headers(
     parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[Any]],
 ) -> Any:
     """FastStream's parser reads every header as UTF-8 and would fail the whole batch (no dead
-    letter, no answer) on one record with a binary header. The runtime reads no header, so such
-    headers are passed on with their undecodable bytes replaced; if the parser still fails on
-    some header, the records go on without headers. Either way every record reaches the
+    letter, no answer) on one record with a binary header. The runtime reads no header but a
+    tombstone's (ASCII text, `shared.contract.tombstone`), so such headers are passed on with
+    their undecodable bytes replaced; if the parser still fails on some header, the records go
+    on without headers. Either way every record reaches the
     runtime, which dead-letters what it cannot read."""
     try:
         return await parse(records)

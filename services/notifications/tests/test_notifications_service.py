@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import sqlalchemy as sa
-from notifications.adapters.tables import notices
+from notifications.adapters.tables import contacts, notices
 from notifications.cli import app as cli
 from notifications.views import delivery_log
 from prometheus_client import REGISTRY
@@ -20,7 +20,9 @@ from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import CloudEvent
 from shared.contract.escrow import EscrowFunded
 from shared.contract.registry import dlq
+from shared.contract.tombstone import TIME_HEADER, tombstone_headers
 from shared.service import Service
+from shared.signing import Signer
 from shared.testing.events import forgeries, owned_event
 from shared.testing.fixtures import eventually
 from shared.testing.reads import ADMIN
@@ -29,6 +31,7 @@ from typer.testing import CliRunner
 
 pytestmark = pytest.mark.integration
 
+MARKETPLACE = Signer.development("marketplace")
 EMPLOYER = UserContactUpdated(
     user_id="emp-1", display_name="سارا", email="sara@example.org", language="fa"
 )
@@ -348,3 +351,93 @@ async def test_each_person_reads_only_the_deliveries_to_them(start_service, clie
         assert (await read(employer, f"/deliveries/{theirs}")).status_code == 404
         assert (await read(outsider, "/deliveries")).json()["deliveries"] == []
         assert (await read(None, "/deliveries")).status_code == 401
+
+
+async def erase(client: SuiteClient, user_id: str, at: datetime, signer: Signer) -> None:
+    headers = tombstone_headers(UserContactUpdated.TOPIC, user_id, at, signer)
+    await client.publish(UserContactUpdated.TOPIC, None, key=user_id, headers=headers)
+
+
+async def contact_row(service: Service, user_id: str):
+    async with service.db.transaction() as session:
+        return (
+            await session.execute(sa.select(contacts).where(contacts.c.user_id == user_id))
+        ).one_or_none()
+
+
+async def test_a_tombstone_on_user_contacts_erases_the_person_who_is_sent_nothing_more(
+    start_service, client, smtp, funded
+):
+    """A tombstone was dead-lettered `empty`, the details kept and used (issue 15 point 7)."""
+    original = owned_event(EMPLOYER)  # the details as first published, copied back later
+    async with start_service() as service:
+        await client.publish(EMPLOYER.TOPIC, original.encode(), key="emp-1")
+        first = await publish(client, funded())
+        await eventually(lambda: settled(service, first.id, 1))
+        assert len(smtp.to("sara@example.org")) == 1
+
+        await erase(client, "emp-1", datetime.now(UTC), MARKETPLACE)
+
+        async def erased() -> bool:
+            row = await contact_row(service, "emp-1")
+            return row is not None and row.erased_at is not None
+
+        await eventually(erased)
+        row = await contact_row(service, "emp-1")
+        assert (row.email, row.phone, row.webhook_url, row.webhook_secret) == (None,) * 4
+        assert (row.display_name, row.channels) == ("", {})
+        # the older details copied back lose to the erasure
+        await client.publish(EMPLOYER.TOPIC, original.encode(), key="emp-1")
+        second = await publish(client, funded("esc-2"))
+        await eventually(lambda: settled(service, second.id, 1))
+        [given_up] = await deliveries(service, event_id=second.id, user_id="emp-1")
+        assert (given_up["channel"], given_up["status"]) == ("none", "undeliverable")
+        assert given_up["last_error"] == "the person's contact details were erased"
+        assert len(smtp.to("sara@example.org")) == 1  # nothing more
+        assert (await contact_row(service, "emp-1")).erased_at is not None
+        assert not client.watcher.on(dlq(EMPLOYER.TOPIC))
+
+        # details the marketplace publishes after the erasure are used again
+        back = UserContactUpdated(user_id="emp-1", email="sara@back.example", language="en")
+        await publish(client, back)
+
+        async def kept_again() -> bool:
+            return (await contact_row(service, "emp-1")).erased_at is None
+
+        await eventually(kept_again)  # an event before it would still find the person erased
+        third = await publish(client, funded("esc-3"))
+        await eventually(lambda: mailed(smtp, "sara@back.example"))
+        assert [m["X-Escrow-Event-Id"] for m in smtp.to("sara@back.example")] == [third.id]
+
+
+async def test_a_tombstone_not_signed_by_the_marketplace_erases_nothing(
+    start_service, client, smtp, funded
+):
+    now = datetime.now(UTC)
+    genuine = tombstone_headers(UserContactUpdated.TOPIC, "emp-1", now, MARKETPLACE)
+    undated = {k: v for k, v in genuine.items() if k != TIME_HEADER}
+    forged = tombstone_headers(
+        UserContactUpdated.TOPIC, "emp-1", now, Signer.generate("marketplace", "dev")
+    )
+    by_escrow = tombstone_headers(
+        UserContactUpdated.TOPIC, "emp-1", now, Signer.development("escrow")
+    )
+    of_another = tombstone_headers(UserContactUpdated.TOPIC, "con-1", now, MARKETPLACE)
+    refused = [({}, "not_tombstone"), (undated, "not_tombstone"), (forged, "bad_signature")]
+    refused += [(by_escrow, "bad_signature"), (of_another, "bad_signature")]
+    async with start_service() as service:
+        await publish(client, EMPLOYER)
+        for headers, _ in refused:
+            await client.publish(EMPLOYER.TOPIC, None, key="emp-1", headers=headers)
+        dead = await client.watcher.wait_for(
+            lambda: (
+                len(client.watcher.on(dlq(EMPLOYER.TOPIC))) >= len(refused)
+                and client.watcher.on(dlq(EMPLOYER.TOPIC))
+            )
+        )
+        reasons = sorted(dict(r.headers)["x-dlq-reason"].decode() for r in dead)
+        assert reasons == sorted(reason for _, reason in refused)
+        event = await publish(client, funded())
+        await eventually(lambda: mailed(smtp, "sara@example.org"))
+        assert (await contact_row(service, "emp-1")).erased_at is None
+        assert [m["X-Escrow-Event-Id"] for m in smtp.to("sara@example.org")] == [event.id]

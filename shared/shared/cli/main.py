@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from shared.client import SuiteClient
 from shared.contract import registry
 from shared.contract.directory import UserContactUpdated
 from shared.contract.envelope import new_event
+from shared.contract.tombstone import tombstone_headers
 
 app = typer.Typer(help="The escrow suite's command line.", no_args_is_help=True)
 
@@ -88,6 +90,24 @@ def contact(
 
     asyncio.run(publish())
     typer.echo(json.dumps({"published": event.TOPIC, "user_id": user_id}))
+
+
+@app.command("erase-contact")
+def erase_contact(user_id: str) -> None:
+    """Erase a person's contact details: a signed tombstone on `user-contacts`, as the
+    marketplace sends when someone leaves it; notifications forgets them and sends them nothing."""
+    config = CliConfig.load()
+    signer = config.marketplace_signer
+    headers = tombstone_headers(UserContactUpdated.TOPIC, user_id, datetime.now(UTC), signer)
+
+    async def publish() -> None:
+        async with SuiteClient(
+            config.bootstrap_servers, prefix=config.topic_prefix, keyring=config.keyring
+        ) as client:
+            await client.publish(UserContactUpdated.TOPIC, None, key=user_id, headers=headers)
+
+    asyncio.run(publish())
+    typer.echo(json.dumps({"erased": UserContactUpdated.TOPIC, "user_id": user_id}))
 
 
 def _plug_in_service_commands() -> None:

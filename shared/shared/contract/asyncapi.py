@@ -319,11 +319,21 @@ def _dead_letter() -> dict[str, Any]:
     }
 
 
+#: how a key is deleted from a compacted topic (shared.contract.tombstone)
+TOMBSTONE_NOTE = (
+    " A record with a null value (a tombstone) deletes its key: it carries the headers ce_time"
+    " (RFC 3339), ce_signaturekeyid and ce_signature (the owner's Ed25519 signature of RFC 8785"
+    ' of {"topic", "key", "time", "signaturekeyid"}); else it is dead-lettered not_tombstone or'
+    " bad_signature. On user-contacts it erases that person's contact details."
+)
+
+
 def _channel(topic: str, specs: list[MessageSpec]) -> dict[str, Any]:
     policy = "compact" if topic in COMPACTED_TOPICS else "delete"
     return {
         "address": topic,
-        "description": f"Prefixed on the wire by TOPIC_PREFIX; dead letters go to {dlq(topic)}.",
+        "description": f"Prefixed on the wire by TOPIC_PREFIX; dead letters go to {dlq(topic)}."
+        + (TOMBSTONE_NOTE if topic in COMPACTED_TOPICS else ""),
         "messages": {s.type: {"$ref": f"#/components/messages/{s.type}"} for s in specs},
         "bindings": {
             "kafka": {

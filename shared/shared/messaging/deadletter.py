@@ -31,6 +31,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    #: read only for a tombstone (`shared.contract.tombstone`); the runtime reads no other header
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 def dead_letter_headers(record: Record, reason: str, error: str, service: str) -> dict[str, str]:

@@ -43,6 +43,7 @@ from shared.contract.envelope import (
 )
 from shared.contract.registry import COMMAND_TOPICS, MessageSpec, provenance
 from shared.contract.results import CommandResult, ReasonCode, result_type
+from shared.contract.tombstone import Tombstone, read_tombstone
 from shared.db import Database
 from shared.messaging import batch, inbox
 from shared.messaging.deadletter import Record, dead_letter
@@ -63,6 +64,7 @@ C = TypeVar("C", bound=Command)
 EventHandler = Callable[[Any, "HandlerContext"], Awaitable[None]]
 #: returns the id of the aggregate the command acted on
 CommandHandler = Callable[[Any, "HandlerContext"], Awaitable[str | None]]
+TombstoneHandler = Callable[[Tombstone, "HandlerContext"], Awaitable[None]]
 
 
 def outgoing(
@@ -150,6 +152,8 @@ class Runtime:
         self.stopping = asyncio.Event()
         self._event_handlers: dict[str, EventHandler] = {}
         self._command_handlers: dict[str, CommandHandler] = {}
+        #: compacted topic -> (the producer that may erase a key on it, its handler)
+        self._tombstone_handlers: dict[str, tuple[str, TombstoneHandler]] = {}
         self._topics: set[str] = set()
 
     # --- registration ---------------------------------------------------------------------
@@ -158,6 +162,20 @@ class Runtime:
         def register(handler: EventHandler) -> EventHandler:
             self._event_handlers[model.TYPE] = handler
             self._topics.add(model.TOPIC)
+            return handler
+
+        return register
+
+    def on_tombstone(self, model: type[E]) -> Callable[[TombstoneHandler], TombstoneHandler]:
+        """Handle a null-valued record on `model`'s compacted topic as the deletion of its key,
+        signed by `model`'s producer (`shared.contract.tombstone`); without a handler such a
+        record is dead-lettered `empty`."""
+
+        def register(handler: TombstoneHandler) -> TombstoneHandler:
+            spec = registry.spec_of(model)
+            assert spec.topic in registry.COMPACTED_TOPICS, f"{spec.topic} is not compacted"
+            self._tombstone_handlers[spec.topic] = (spec.producer or "", handler)
+            self._topics.add(spec.topic)
             return handler
 
         return register
@@ -268,6 +286,15 @@ class Runtime:
             # not parsed at all: a record this size is hostile or broken, and has no answer
             error = f"{size} bytes, over the suite's limit of {self.max_message_bytes}"
             return Incoming(record, dead=("too_large", error))
+        if record.value is None and record.topic in self._tombstone_handlers:
+            owner = self._tombstone_handlers[record.topic][0]
+            try:
+                found = read_tombstone(
+                    record.topic, record.key, record.headers, self.keyring, owner
+                )
+            except EnvelopeError as exc:
+                return Incoming(record, dead=(exc.reason, str(exc)))
+            return Incoming(record, tombstone=found)
         try:
             event, document = read(record.value)
         except EnvelopeError as exc:
@@ -337,22 +364,9 @@ class Runtime:
                 refused = self._rejected(item.event, *item.rejection)
                 outcome.answer(*self._answer(refused, item.event))
             return
-        if item.ignored or item.event is None or item.spec is None:
+        if item.tombstone is None and not self._claimed(item, run):
             return
-        event = item.event
-        if event.id in run.released:  # its claim is given up in this transaction: after it
-            run.defer(item)
-            return
-        if event.id not in run.fresh or event.id in run.decided:
-            seen = run.decided.get(event.id) or run.stored.get(event.id)
-            if seen is None:  # its first copy in this group was deferred
-                run.defer(item)
-                return
-            metrics.INBOX_DUPLICATES.labels(self.service, item.record.topic).inc()
-            if item.spec.kind == "command":
-                outcome.answer(*self._answer(self._replay(event, seen), event))
-            return
-        ctx = self._context(session, event)
+        ctx = self._context(session, item.event)
         try:
             result = await self._handle(item, ctx)
         except Exception as exc:
@@ -370,6 +384,9 @@ class Runtime:
             return
         outcome.staged.extend(ctx.staged)
         outcome.committed.extend(ctx.committed)
+        if item.event is None:
+            return  # a tombstone: nothing to remember, deleting a key twice changes nothing
+        event = item.event
         if result is not None and result.reason_code == ReasonCode.INVALID_TOKEN:
             # answered but not remembered, its claim released: a copy without a valid token
             # must not burn the id of the genuine command, and a redelivery is verified again
@@ -382,8 +399,34 @@ class Runtime:
             run.remembered.append((event.id, stored))
             outcome.answer(*self._answer(result, event))
 
+    def _claimed(self, item: Incoming, run: GroupRun) -> bool:
+        """Whether this transaction handles the record: its first copy, claimed in the inbox.
+        A duplicate is counted (a command answered again); a record after a deferred copy or a
+        released claim is deferred too."""
+        if item.ignored or item.event is None or item.spec is None:
+            return False
+        event, outcome = item.event, run.outcome
+        if event.id in run.released:  # its claim is given up in this transaction: after it
+            run.defer(item)
+            return False
+        if event.id not in run.fresh or event.id in run.decided:
+            seen = run.decided.get(event.id) or run.stored.get(event.id)
+            if seen is None:  # its first copy in this group was deferred
+                run.defer(item)
+                return False
+            metrics.INBOX_DUPLICATES.labels(self.service, item.record.topic).inc()
+            if item.spec.kind == "command":
+                outcome.answer(*self._answer(self._replay(event, seen), event))
+            return False
+        return True
+
     async def _handle(self, item: Incoming, ctx: HandlerContext) -> CommandResult | None:
-        """Run the record's handler in the open transaction; a command gets its result."""
+        """Run the record's handler in the open transaction; a command gets its result. A
+        tombstone needs no inbox claim: its time decides against details published later."""
+        if item.tombstone is not None:
+            async with ctx.session.begin_nested():
+                await self._tombstone_handlers[item.tombstone.topic][1](item.tombstone, ctx)
+            return None
         assert item.event is not None and item.spec is not None
         if item.spec.kind == "command":
             return await self._decide(item.event, item.spec, ctx)
@@ -537,6 +580,8 @@ class Incoming:
     rejection: tuple[str, str] | None = None
     #: a type of this topic that this service does not act on
     ignored: bool = False
+    #: a null-valued record on a compacted topic with a tombstone handler, signed
+    tombstone: Tombstone | None = None
 
     def lane_key(self) -> object:
         """The order that must hold: one aggregate's records (keyless: one partition's)."""

@@ -46,6 +46,10 @@ _ADD_NOTICE = (
 )
 
 
+#: the error a delivery is left with when its person's details were erased
+ERASED = "the person's contact details were erased"
+
+
 def _secret_context(user_id: str) -> str:
     """What a webhook secret is sealed to (`shared.sealing`): its column and its user."""
     return f"contacts.webhook_secret:{user_id}"
@@ -73,12 +77,51 @@ class Repository:
             ),
             "channels": contact.channels,
             "published_at": published_at,
+            "erased_at": None,  # details published after an erasure are kept again
         }
+        return await self._keep_newer(values, keep=("user_id",))
+
+    async def erase_contact(self, user_id: str, erased_at: datetime) -> bool:
+        """Forget what the directory published of `user_id`, unless newer details are kept:
+        the details are emptied and the row stays, stamped with the erasure's time (so older
+        details copied back later lose to it); what was still to be sent to them is given up,
+        and their deliveries' error texts, which may quote an address, are dropped. Returns
+        whether the erasure was kept."""
+        values = {
+            "user_id": user_id,
+            "display_name": "",
+            "language": "fa",
+            "email": None,
+            "phone": None,
+            "webhook_url": None,
+            "webhook_secret": None,
+            "channels": {},
+            "published_at": erased_at,
+            "erased_at": erased_at,
+        }
+        if not await self._keep_newer(values, keep=("user_id", "language")):
+            return False
+        mine = deliveries.c.user_id == user_id
+        await self.session.execute(
+            sa.update(deliveries)
+            .where(mine, deliveries.c.status == Status.PENDING.value)
+            .values(status=Status.UNDELIVERABLE.value, last_error=ERASED, updated_at=erased_at)
+        )
+        await self.session.execute(
+            sa.update(deliveries)
+            .where(mine, deliveries.c.last_error.is_not(None), deliveries.c.last_error != ERASED)
+            .values(last_error=ERASED)
+        )
+        return True
+
+    async def _keep_newer(self, values: dict[str, Any], *, keep: tuple[str, ...]) -> bool:
+        """Insert a person's row, or overwrite all but `keep` of it unless what is kept was
+        published later; returns whether `values` were kept."""
         statement = insert(contacts).values(values)
         upsert = statement.on_conflict_do_update(
             index_elements=[contacts.c.user_id],
             set_={
-                **{k: statement.excluded[k] for k in values if k != "user_id"},
+                **{k: statement.excluded[k] for k in values if k not in keep},
                 "updated_at": sa.func.now(),
             },
             where=contacts.c.published_at <= statement.excluded.published_at,
@@ -100,6 +143,7 @@ class Repository:
             if row.webhook_secret is None
             else ring_of(self.session).open(row.webhook_secret, _secret_context(row.user_id)),
             channels=row.channels,
+            erased=row.erased_at is not None,
         )
 
     # --- notices ----------------------------------------------------------------------------

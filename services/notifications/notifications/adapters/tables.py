@@ -1,9 +1,9 @@
 """The notifications service's own tables (the outbox and inbox come from `shared`).
 
-`contacts` keeps the latest directory record per person; `notices` is what someone must be told
-about an event (waiting while their contact details are unknown); `deliveries` is one message on
-one channel, unique per (event, recipient, channel), and doubles as the due-time table the
-delivery loop polls.
+`contacts` keeps the latest directory record per person (or that it was erased); `notices` is
+what someone must be told about an event (waiting while their contact details are unknown);
+`deliveries` is one message on one channel, unique per (event, recipient, channel), and doubles
+as the due-time table the delivery loop polls.
 """
 
 import sqlalchemy as sa
@@ -27,6 +27,8 @@ contacts = sa.Table(
     sa.Column("channels", JSONB, nullable=False),
     # the CloudEvent time of the record kept: an older record arriving late never overwrites it
     sa.Column("published_at", TIMESTAMP, nullable=False),
+    # set by a tombstone: the details are gone (NULL, empty), the row stays as the erasure's time
+    sa.Column("erased_at", TIMESTAMP),
     sa.Column("updated_at", TIMESTAMP, nullable=False, server_default=sa.func.now()),
 )
 

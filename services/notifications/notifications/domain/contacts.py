@@ -24,9 +24,13 @@ class Contact:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     channels: dict[str, list[str]] = field(default_factory=lambda: {ANY_KIND: ["email"]})
+    #: the directory erased this person (a tombstone): nothing is sent to them any more
+    erased: bool = False
 
     def channels_for(self, kind: str) -> list[ChannelName]:
         """The channels wanted for a kind of message: its own entry, else the `*` entry."""
+        if self.erased:
+            return []
         wanted = self.channels.get(kind, self.channels.get(ANY_KIND, []))
         return [c for c in CHANNELS if c in wanted]
 

@@ -21,7 +21,7 @@ from notifications.domain.facts import Presentation
 from notifications.domain.rules import RULES
 from notifications.entrypoints.http import routes
 from notifications.service_layer.delivering import Deliverer
-from notifications.service_layer.notices import notify, remember_contact
+from notifications.service_layer.notices import erase_contact, notify, remember_contact
 from notifications.settings import NotificationsSettings
 
 CONTEXT = "notifications"
@@ -80,6 +80,7 @@ def _consume(service: Service, settings: NotificationsSettings) -> None:
     service.runtime.on_event(UserContactUpdated)(
         partial(remember_contact, default_language=settings.default_language)
     )
+    service.runtime.on_tombstone(UserContactUpdated)(erase_contact)
 
 
 def channels_from(settings: NotificationsSettings, clock: Clock) -> dict[str, Channel]:

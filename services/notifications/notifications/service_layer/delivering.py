@@ -81,8 +81,8 @@ class Deliverer:
             delivery = await repo.delivery(delivery_id)
             notice = await repo.notice_of(delivery_id)
             contact = await repo.contact(notice.user_id)
-        if delivery.status is not Status.PENDING:
-            return
+        if delivery.status is not Status.PENDING or (contact is not None and contact.erased):
+            return  # an erasure committed meanwhile gave it up
         error, permanent = None, False
         try:
             letter = compose(delivery.id, delivery.channel, notice, contact, self.presentation)

@@ -8,18 +8,22 @@ arrives, one message per (event, recipient, channel) exists.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from shared.contract.base import Event
 from shared.contract.directory import UserContactUpdated
+from shared.contract.tombstone import Tombstone
 from shared.messaging.runtime import HandlerContext
 
 from notifications import metrics
-from notifications.adapters.repository import Notice, Repository
+from notifications.adapters.repository import ERASED, Notice, Repository
 from notifications.domain.amounts import Language
 from notifications.domain.contacts import NO_CHANNEL, Contact
 from notifications.domain.delivery import Status
 from notifications.domain.rules import recipients
+
+log = logging.getLogger(__name__)
 
 
 async def notify(event: Event, ctx: HandlerContext, *, undeliverable_after: timedelta) -> None:
@@ -70,8 +74,23 @@ async def remember_contact(
         await dispatch(repo, notice, contact, now)
 
 
+async def erase_contact(tombstone: Tombstone, ctx: HandlerContext) -> None:
+    """The directory deleted a person (a tombstone on `user-contacts`): forget their details,
+    send them nothing more, unless details published after the erasure are kept."""
+    if await Repository(ctx.session).erase_contact(tombstone.key, tombstone.time):
+        log.info("erased the contact details of a person (%d chars of user id)", len(tombstone.key))
+
+
 async def dispatch(repo: Repository, notice: Notice, contact: Contact, now: datetime) -> None:
-    """One delivery per channel the person wants for this kind of message."""
+    """One delivery per channel the person wants for this kind of message; none to a person
+    whose details were erased (recorded undeliverable)."""
+    if contact.erased:
+        if await repo.add_delivery(
+            notice, NO_CHANNEL, now, status=Status.UNDELIVERABLE, error=ERASED
+        ):
+            _count_undeliverable(NO_CHANNEL)
+        await repo.mark_notice(notice.id, "undeliverable")
+        return
     for channel in contact.channels_for(notice.kind):
         if contact.address(channel) is not None:
             await repo.add_delivery(notice, channel, now)
