@@ -22,7 +22,7 @@ from shared.chaos.report import SECTIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-LIFECYCLES = 7  # one of each kind
+LIFECYCLES = 8  # one of each kind
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,20 @@ class Flows:
             ),
         )
         kind = wire.EscrowKind.AGREED if agreed else wire.EscrowKind.INSTANT
+        if plan.kind is Kind.DECLINED:
+            asked = wire.RequestEscrow(
+                actor=contractor,
+                escrow_id=plan.escrow_id,
+                contract_id=plan.contract_id,
+                kind=kind,
+                amount=plan.amount,
+            )
+            await self._ok("request", asked)
+            await self._ok(
+                "decline", wire.DeclineEscrowRequest(actor=employer, escrow_id=plan.escrow_id)
+            )
+            await self._state(plan, "declined")
+            return time.monotonic()
         await self._ok(
             "create",
             wire.CreateEscrow(

@@ -28,6 +28,8 @@ class Kind(StrEnum):
     WITHDRAWN_RELEASED = "withdrawn-released"
     #: (f) paid at the gateway after the escrow was cancelled: refunded in full
     PAID_AFTER_CANCEL = "paid-after-cancel"
+    #: (g) the contractor's request for a secure payment, declined by the employer
+    DECLINED = "declined"
 
 
 CURRENCY = "IRR"
@@ -83,6 +85,7 @@ class Plan:
     def state(self) -> str:
         return {
             Kind.CANCELLED: "cancelled",
+            Kind.DECLINED: "declined",
             Kind.PAID_AFTER_CANCEL: "cancelled",
             Kind.REFUNDED: "refunded",
             Kind.VERDICT: "settled",

@@ -90,19 +90,23 @@ def _stuck(run: Run) -> list[str]:
     return lines
 
 
+_MONEY_COLUMNS = ("received", "held", "wallets", "paid out", "refunded", "fees", "in flight")
+_MONEY_COLUMNS += ("difference",)
+#: wide enough for 10**15 - 1 minor units with its separators, and a space before
+_WIDTH = 20
+
+
 def _money(run: Run) -> list[str]:
     books = run.books.books if run.books else []
     lines = [
         "",
         SECTIONS[3],
-        f"  {'currency':<10}{'received':>16}{'held':>14}{'wallets':>14}{'paid out':>14}"
-        f"{'refunded':>14}{'fees':>12}{'in flight':>11}{'difference':>12}",
+        "  " + f"{'currency':<10}" + "".join(f"{name:>{_WIDTH}}" for name in _MONEY_COLUMNS),
     ]
     for b in books:
-        lines.append(
-            f"  {b.currency:<10}{b.received:>16,}{b.held_in_escrow:>14,}{b.wallets:>14,}"
-            f"{b.paid_out:>14,}{b.refunded:>14,}{b.fees:>12,}{b.in_flight:>11,}{b.difference:>12,}"
-        )
+        figures = (b.received, b.held_in_escrow, b.wallets, b.paid_out, b.refunded, b.fees)
+        figures += (b.in_flight, b.difference)
+        lines.append("  " + f"{b.currency:<10}" + "".join(f"{f:>{_WIDTH},}" for f in figures))
     if not books:
         lines.append("  not read")
     sums = ", ".join(f"{k} {v:+,}" for k, v in run.ledger_sums.items())
