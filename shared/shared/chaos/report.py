@@ -90,8 +90,16 @@ def _stuck(run: Run) -> list[str]:
     return lines
 
 
-_MONEY_COLUMNS = ("received", "held", "wallets", "paid out", "refunded", "fees", "in flight")
-_MONEY_COLUMNS += ("difference",)
+_MONEY_COLUMNS = (
+    "received",
+    "held",
+    "wallets",
+    "paid out",
+    "refunded",
+    "fees",
+    "in flight",
+    "difference",
+)
 #: wide enough for 10**15 - 1 minor units with its separators, and a space before
 _WIDTH = 20
 
@@ -104,8 +112,16 @@ def _money(run: Run) -> list[str]:
         "  " + f"{'currency':<10}" + "".join(f"{name:>{_WIDTH}}" for name in _MONEY_COLUMNS),
     ]
     for b in books:
-        figures = (b.received, b.held_in_escrow, b.wallets, b.paid_out, b.refunded, b.fees)
-        figures += (b.in_flight, b.difference)
+        figures = (
+            b.received,
+            b.held_in_escrow,
+            b.wallets,
+            b.paid_out,
+            b.refunded,
+            b.fees,
+            b.in_flight,
+            b.difference,
+        )
         lines.append("  " + f"{b.currency:<10}" + "".join(f"{f:>{_WIDTH},}" for f in figures))
     if not books:
         lines.append("  not read")
